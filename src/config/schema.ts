@@ -1,0 +1,214 @@
+/**
+ * The one table of every configuration option. Each option's type, default and
+ * meaning live here and nowhere else: the loader validates with it, README's
+ * option reference is generated from it (`npm run docs:config`), and defaults
+ * are applied by it. Secrets never appear in this file's shape: only paths to
+ * files or names of environment variables that hold them.
+ */
+import { z } from 'zod';
+import { DURATION_PATTERN, parseDuration } from './duration.js';
+
+/** A duration string (`5s`, `10m`, `7d`) parsed to milliseconds. */
+const duration = (what: string) =>
+  z
+    .string()
+    .regex(DURATION_PATTERN, { message: `${what} must be a duration such as 500ms, 5s, 10m, 6h, 7d` })
+    .transform((s) => parseDuration(s) as number);
+
+/** A cron expression: five fields, or six with seconds first (node-cron syntax). */
+const cron = z
+  .string()
+  .refine((s) => [5, 6].includes(s.trim().split(/\s+/).length), {
+    message: 'a schedule is a cron expression of 5 fields (min hour day month weekday) or 6 (seconds first)',
+  });
+
+export const SECRET_HINT = 'secrets are never written in the config file: use passwordFile (a path) or passwordEnv (a variable name)';
+
+/** Connection settings for a MySQL/MariaDB server. */
+export const MysqlConnectionSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1').describe('Server host name or IP address.'),
+    port: z.number().int().min(1).max(65535).default(3306).describe('Server TCP port.'),
+    socket: z.string().optional().describe('Unix socket path; used instead of host/port when set.'),
+    user: z.string().min(1).default('backtrack').describe('Account Backtrack logs in as.'),
+    passwordFile: z.string().optional().describe('File whose first line is the password.'),
+    passwordEnv: z.string().optional().describe('Environment variable that holds the password.'),
+    connectTimeout: duration('connectTimeout').prefault('10s').describe('How long to wait for a connection (e.g. 10s).'),
+  })
+  .strict();
+
+const BackupSchema = z
+  .object({
+    schedule: cron.optional().describe('When the daemon takes a full backup (cron, in `timezone`). Unset: never on schedule.'),
+    engine: z.enum(['mysqldump']).default('mysqldump').describe('Backup engine. `mysqldump` runs mariadb-dump or mysqldump.'),
+    compression: z.enum(['zstd']).default('zstd').describe('Compression of stored objects.'),
+    compressionLevel: z.number().int().min(1).max(19).default(3).describe('zstd level (1 fastest .. 19 smallest).'),
+    compressionThreads: z.number().int().min(0).max(64).default(0).describe('zstd worker threads; 0 means one per core.'),
+    databases: z.array(z.string().min(1)).optional().describe('Schemas to back up. Unset: every schema except the system ones.'),
+    excludeDatabases: z.array(z.string().min(1)).default([]).describe('Schemas to leave out.'),
+    users: z.boolean().default(true).describe('Also back up accounts, roles and grants as portable SQL (users.sql object).'),
+    extraDumpArgs: z.array(z.string()).default([]).describe('Extra arguments appended to the dump command line.'),
+  })
+  .strict();
+
+const BinlogSchema = z
+  .object({
+    enabled: z.boolean().default(true).describe('Archive this source\'s binary log continuously.'),
+    uploadInterval: duration('uploadInterval').prefault('5s').describe('How often new bytes of the active binlog are uploaded (the recovery point lag).'),
+    spoolDir: z.string().optional().describe('Local directory for the binlog stream before upload. Default: <workDir>/spool/<source>.'),
+  })
+  .strict();
+
+const ScratchSchema = z.discriminatedUnion('mode', [
+  z
+    .object({
+      mode: z.literal('spawn').describe('Start a throwaway server of the same flavor on a free loopback port.'),
+      serverBinary: z.string().optional().describe('mariadbd/mysqld to run. Default: found on PATH or in /usr/sbin.'),
+      startTimeout: duration('startTimeout').prefault('2m').describe('How long the scratch server may take to start.'),
+      bufferPoolSize: z.string().default('256M').describe('innodb_buffer_pool_size of the scratch server.'),
+    })
+    .strict(),
+  z
+    .object({
+      mode: z.literal('server').describe('Use an existing server as scratch. Only the schemas being restored are dropped and created.'),
+      connection: MysqlConnectionSchema.describe('How to reach the scratch server.'),
+    })
+    .strict(),
+]);
+
+const HeartbeatSchema = z
+  .object({
+    enabled: z.boolean().default(false).describe('Write a heartbeat row on the source so point-in-time drills can check the recovered point.'),
+    schema: z.string().default('backtrack').describe('Schema holding the heartbeat table (created if missing).'),
+    interval: duration('heartbeat.interval').prefault('1s').describe('How often the daemon writes the heartbeat.'),
+  })
+  .strict();
+
+const VerifySchema = z
+  .object({
+    schedule: cron.optional().describe('When the daemon runs a restore drill of the newest unverified backup.'),
+    scratch: ScratchSchema.prefault({ mode: 'spawn' }).describe('Where drills restore to.'),
+    pointInTime: z.boolean().default(true).describe('Scheduled drills also replay the binlog to the newest archived point.'),
+    timeout: duration('verify.timeout').prefault('6h').describe('A drill taking longer fails.'),
+    heartbeat: HeartbeatSchema.prefault({}).describe('Heartbeat rows that prove a point-in-time drill reached the right point.'),
+  })
+  .strict();
+
+/** One protected MySQL/MariaDB server. */
+export const SourceSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, { message: 'a source name is lower-case letters, digits, _ . - (it names folders in the repository)' })
+      .describe('Name of the source; it names the source\'s folder in the repository.'),
+    mysql: MysqlConnectionSchema.prefault({}).describe('How to reach the source.'),
+    backup: BackupSchema.prefault({}).describe('Full backups.'),
+    binlog: BinlogSchema.prefault({}).describe('Continuous binlog archiving.'),
+    verify: VerifySchema.prefault({}).describe('Restore drills.'),
+    prune: z.object({ schedule: cron.optional().describe('When the daemon applies retention to this source.') }).strict().prefault({}).describe('Retention schedule.'),
+  })
+  .strict();
+
+const S3Schema = z
+  .object({
+    endpoint: z.url().optional().describe('S3 endpoint for S3-compatible stores (MinIO, Ceph, s3rver). Unset: AWS.'),
+    region: z.string().default('us-east-1').describe('S3 region.'),
+    forcePathStyle: z.boolean().default(false).describe('Path-style addressing (bucket in the path), needed by most S3-compatible stores.'),
+    partSize: z.number().int().min(5).max(512).default(16).describe('Multipart part size in MiB. Memory used per upload is about partSize x queueSize.'),
+    queueSize: z.number().int().min(1).max(16).default(2).describe('Parts uploaded in parallel per object.'),
+    storageClass: z.string().optional().describe('Storage class for new objects (e.g. STANDARD_IA).'),
+  })
+  .strict();
+
+const RepositorySchema = z
+  .object({
+    url: z
+      .string()
+      .min(1)
+      .default('file:///var/lib/backtrack')
+      .describe('Where everything is kept: `s3://bucket/prefix`, `file:///absolute/dir`, or a directory path (relative to the config file).'),
+    s3: S3Schema.prefault({}).describe('S3 settings; credentials come from the standard AWS chain (env, profile, instance role).'),
+    encryption: z
+      .object({
+        recipientsFile: z.string().describe('age recipients file (public keys); objects are encrypted to these.'),
+        identityFile: z.string().optional().describe('age identity file (private key), needed by restore and drills.'),
+      })
+      .strict()
+      .optional()
+      .describe('Encrypt every stored object with age. Unset: no encryption.'),
+    retry: z
+      .object({
+        attempts: z.number().int().min(1).max(20).default(5).describe('Attempts for a failed repository request.'),
+        baseDelay: duration('retry.baseDelay').prefault('200ms').describe('First retry delay; doubles each attempt, with jitter.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('Retry of transient repository errors.'),
+  })
+  .strict();
+
+const RetentionSchema = z
+  .object({
+    keepLast: z.number().int().min(1).default(7).describe('Keep the newest N backups.'),
+    keepDaily: z.number().int().min(0).default(7).describe('Keep the newest backup of each of the last N days.'),
+    keepWeekly: z.number().int().min(0).default(4).describe('Keep the newest backup of each of the last N ISO weeks.'),
+    keepMonthly: z.number().int().min(0).default(6).describe('Keep the newest backup of each of the last N months.'),
+    keepWithin: duration('keepWithin').optional().describe('Keep every backup, and point-in-time recovery, within this duration of now (e.g. 7d).'),
+  })
+  .strict();
+
+const HttpSchema = z
+  .object({
+    listen: z
+      .string()
+      .regex(/^[^:]+:\d{1,5}$/, { message: 'listen is host:port, e.g. 127.0.0.1:9464' })
+      .default('127.0.0.1:9464')
+      .describe('Address the daemon\'s HTTP server listens on.'),
+    tokenFile: z.string().optional().describe('File holding the bearer token for /api/v1. Unset: the API is disabled.'),
+    protectMetrics: z.boolean().default(false).describe('Require the token for /metrics, /healthz and /readyz too.'),
+  })
+  .strict();
+
+const ToolsSchema = z
+  .object({
+    dump: z.string().optional().describe('Dump tool. Default: mariadb-dump for MariaDB, mysqldump for MySQL.'),
+    client: z.string().optional().describe('SQL client. Default: mariadb or mysql.'),
+    binlog: z.string().optional().describe('Binlog tool. Default: mariadb-binlog or mysqlbinlog.'),
+    zstd: z.string().default('zstd').describe('zstd binary.'),
+    age: z.string().default('age').describe('age binary (only with encryption).'),
+  })
+  .strict();
+
+/** The whole configuration file. */
+export const ConfigSchema = z
+  .object({
+    repository: RepositorySchema.prefault({}).describe('The repository.'),
+    sources: z.array(SourceSchema).min(1, { message: 'configure at least one source' }).describe('The servers to protect.'),
+    retention: RetentionSchema.prefault({}).describe('Which backups to keep.'),
+    http: HttpSchema.prefault({}).describe('The daemon\'s HTTP server: metrics, health, API.'),
+    timezone: z.string().default('UTC').describe('Time zone for schedules (IANA name, e.g. Europe/Berlin).'),
+    workDir: z.string().default('/var/lib/backtrack-work').describe('Local working directory: binlog spool, scratch datadirs, temp files.'),
+    tools: ToolsSchema.prefault({}).describe('Paths of external tools, when not the defaults on PATH.'),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('Log level.') })
+      .strict()
+      .prefault({})
+      .describe('Logging (JSON to stderr).'),
+    shutdownTimeout: duration('shutdownTimeout').prefault('30s').describe('On SIGTERM the daemon finishes within this time.'),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seen = new Set<string>();
+    cfg.sources.forEach((s, i) => {
+      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `source name "${s.name}" is used twice` });
+      seen.add(s.name);
+    });
+  });
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type SourceConfig = Config['sources'][number];
+export type MysqlConnectionConfig = z.output<typeof MysqlConnectionSchema>;
+export type ScratchConfig = SourceConfig['verify']['scratch'];
+export type RepositoryConfig = Config['repository'];
+export type RetentionConfig = Config['retention'];

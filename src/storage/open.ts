@@ -1,0 +1,45 @@
+/**
+ * From a repository URL to a ready ObjectStore: the backend for the scheme,
+ * wrapped in retry. `file:///abs/path` and `s3://bucket/prefix` are known.
+ */
+import { ConfigError } from '../errors.js';
+import type { RepositoryConfig } from '../config/schema.js';
+import { FsStore } from './fs.js';
+import { S3Store } from './s3.js';
+import { RetryStore, type RetryOptions } from './retry.js';
+import type { ObjectStore } from './store.js';
+
+/** Open the repository's store (retrying transient errors). */
+export function openStore(repo: RepositoryConfig, onRetry?: RetryOptions['onRetry']): ObjectStore {
+  return new RetryStore(openBackend(repo), { attempts: repo.retry.attempts, baseDelayMs: repo.retry.baseDelay, ...(onRetry ? { onRetry } : {}) });
+}
+
+/** The bare backend for a URL, without wrappers. */
+export function openBackend(repo: RepositoryConfig): ObjectStore {
+  let url: URL;
+  try {
+    url = new URL(repo.url);
+  } catch {
+    throw new ConfigError(`repository.url "${repo.url}" is not a URL; use s3://bucket/prefix or file:///absolute/path`);
+  }
+  switch (url.protocol) {
+    case 'file:':
+      if (url.host) throw new ConfigError(`repository.url "${repo.url}" has a host; a local path is written file:///absolute/path`);
+      return new FsStore(decodeURIComponent(url.pathname).replace(/\/+$/, '') || '/');
+    case 's3:':
+      if (url.hostname.length < 3) throw new ConfigError(`repository.url "${repo.url}": the bucket name must have at least 3 characters`);
+      return new S3Store({
+        bucket: url.hostname,
+        prefix: decodeURIComponent(url.pathname),
+        endpoint: repo.s3.endpoint,
+        region: repo.s3.region,
+        forcePathStyle: repo.s3.forcePathStyle,
+        partSize: repo.s3.partSize,
+        queueSize: repo.s3.queueSize,
+        storageClass: repo.s3.storageClass,
+        maxAttempts: repo.retry.attempts,
+      });
+    default:
+      throw new ConfigError(`repository.url "${repo.url}" has an unknown scheme ${url.protocol}; use s3:// or file://`);
+  }
+}

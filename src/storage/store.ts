@@ -1,0 +1,100 @@
+/**
+ * The ObjectStore interface: the only way Backtrack touches a repository.
+ * Implementations: `fs.ts` (a local directory, the embedded default) and
+ * `s3.ts` (S3 and S3-compatible stores). Retry is a wrapper (`retry.ts`) that
+ * implements this same interface; so is the fault injector used by tests.
+ * Every implementation must pass the shared suite in
+ * test/integration/storage/suite.ts.
+ *
+ * Keys are relative, '/'-separated paths ("main/backups/ID/manifest.json"):
+ * no leading '/', no empty, '.' or '..' segments. `validateKey` enforces it.
+ */
+import type { Readable } from 'node:stream';
+import { UsageError } from '../errors.js';
+
+/** What a listing or head returns about one committed object. */
+export interface ObjectInfo {
+  key: string;
+  /** Size in bytes of the stored object. */
+  size: number;
+  lastModified: Date;
+}
+
+/** Leftovers of writes that never completed (temp files, multipart uploads). */
+export interface IncompleteWrite {
+  key: string;
+  /** Implementation-specific handle (temp path, multipart UploadId). */
+  handle: string;
+  started: Date;
+}
+
+/** Options for put. */
+export interface PutOptions {
+  /** Aborting rejects the put with InterruptedError and leaves nothing visible. */
+  signal?: AbortSignal;
+  /** Called with the running count of bytes accepted from the body. */
+  onProgress?: (bytes: number) => void;
+}
+
+/** Options for get. */
+export interface GetOptions {
+  signal?: AbortSignal;
+  /** Read from this byte offset (inclusive) to the end. */
+  start?: number;
+}
+
+export interface ObjectStore {
+  /** Where this store points, without credentials (for messages and audit). */
+  readonly location: string;
+
+  /**
+   * Store `body` under `key`, streaming: memory use is bounded by the
+   * implementation's buffer settings, not by the object's size.
+   * Visibility is atomic: until the promise resolves, readers see the previous
+   * object under `key` (or none); after it resolves, the whole new object.
+   * Overwriting an existing key is allowed (last writer wins).
+   * On any failure (body stream error, network, disk full, abort) the promise
+   * rejects, nothing new becomes visible under `key`, and the implementation
+   * removes its temporary state; whatever a crash leaves behind is reported
+   * by `listIncomplete` and never by `list`/`head`/`get`.
+   * A Buffer body may be retried by wrappers; a stream body cannot.
+   */
+  put(key: string, body: Readable | Buffer, opts?: PutOptions): Promise<{ size: number }>;
+
+  /**
+   * Open a stream of the object's bytes. Rejects with NotFoundError when the
+   * key does not exist (checked before resolving, never as a stream error).
+   * Errors after that (network cut mid-read) surface as stream errors.
+   */
+  get(key: string, opts?: GetOptions): Promise<Readable>;
+
+  /** The object's info, or undefined when it does not exist. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+
+  /**
+   * Every committed object whose key starts with `prefix` (a plain string
+   * prefix, not a directory), sorted by key. Incomplete writes never appear.
+   */
+  list(prefix: string): Promise<ObjectInfo[]>;
+
+  /** Delete the object. Idempotent: deleting a missing key succeeds. */
+  delete(key: string): Promise<void>;
+
+  /** Incomplete writes under `prefix` that started before `olderThan`. */
+  listIncomplete(prefix: string, olderThan: Date): Promise<IncompleteWrite[]>;
+
+  /** Remove one incomplete write. Idempotent. */
+  removeIncomplete(write: IncompleteWrite): Promise<void>;
+}
+
+/** Reject keys that could escape the store's root or collide with temp names. */
+export function validateKey(key: string): string {
+  const bad =
+    key.length === 0 ||
+    key.startsWith('/') ||
+    key.includes('\\') ||
+    key.includes('\0') ||
+    key.split('/').some((seg) => seg === '' || seg === '.' || seg === '..' || seg.startsWith('.tmp-'));
+  if (bad) throw new UsageError(`invalid object key "${key}": keys are relative '/'-separated paths without empty, '.', '..' or '.tmp-' segments`);
+  return key;
+}

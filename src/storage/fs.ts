@@ -5,7 +5,7 @@
  * leaves at most a `.tmp-*` file that `list` ignores and `listIncomplete`
  * reports.
  */
-import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { createWriteStream, type Stats } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';

@@ -1,0 +1,154 @@
+/**
+ * Taking a full backup, as a recipe. The manifest is written last: until it
+ * exists there is no backup, and a failure at any step removes what was
+ * written (and what a crash leaves is removed by the next run or prune).
+ */
+import type { Config, SourceConfig } from '../config/schema.js';
+import { BacktrackError, ConfigError, asBacktrackError } from '../errors.js';
+import { engineFor } from '../engines/index.js';
+import type { DumpResult } from '../engines/engine.js';
+import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
+import { diffInventory, readInventory, userSchemas, type Inventory } from '../mysql/inventory.js';
+import { acquireLock } from '../mysql/lock.js';
+import { serverInfo, type ServerInfo } from '../mysql/server.js';
+import type { Logger } from '../observability/logger.js';
+import { appendAudit, type Actor } from '../repository/audit.js';
+import { keys, newBackupId } from '../repository/layout.js';
+import type { Manifest } from '../repository/manifest.js';
+import type { Repository } from '../repository/repository.js';
+import { codecFor, sourceSpec, toolPaths } from '../runtime/context.js';
+
+/** Options for one backup run. */
+export interface BackupOptions {
+  cfg: Config;
+  source: SourceConfig;
+  repo: Repository;
+  log: Logger;
+  actor: Actor;
+  signal?: AbortSignal | undefined;
+  /** Running count of uncompressed dump bytes (progress). */
+  onRawBytes?: (n: number) => void;
+  /** Called once the expected size is known (progress ETA). */
+  onEstimate?: (bytes: number) => void;
+}
+
+/** Take a full backup of one source; returns the committed manifest. */
+export async function takeBackup(o: BackupOptions): Promise<Manifest> {
+  const started = new Date();
+  const id = newBackupId(started);
+  const log = o.log.child({ source: o.source.name, job: 'backup', backupId: id });
+  const spec = sourceSpec(o.source);
+  o.repo.assertWritable('backup');
+  // 1. One backup of a source at a time, across processes and hosts.
+  const lock = await acquireLock(spec, o.source.name, 'backup');
+  try {
+    // 2. What failed runs left behind can go now that we hold the lock.
+    const removed = await o.repo.removeLeftovers(o.source.name);
+    if (removed.length) log.info({ removed: removed.length }, 'removed leftovers of earlier failed backups');
+    // 3. Server facts, the schemas to dump and their inventory.
+    const { server, schemas, inventory, estimate } = await inspectSource(spec, o.source);
+    o.onEstimate?.(estimate);
+    log.info({ schemas: schemas.length, tables: inventory.tables.length, flavor: server.flavor, version: server.version.text }, 'backup started');
+    // 4. Dump, compress, upload; then check nothing changed shape meanwhile.
+    const dump = await runEngine(o, id, spec, server, schemas, inventory);
+    await checkInventoryUnchanged(spec, schemas, inventory);
+    // 5. Commit: the manifest is the last object written.
+    const manifest = buildManifest(o.source.name, id, server, started, dump, inventory);
+    await o.repo.commitManifest(manifest);
+    log.info({ size: manifest.objects.reduce((s, x) => s + x.size, 0), snapshot: manifest.snapshot }, 'backup committed');
+    await audit(o, id, 'ok', started);
+    return manifest;
+  } catch (err) {
+    const e = asBacktrackError(err);
+    log.error({ err: e }, 'backup failed; nothing was committed');
+    await o.repo.deletePrefix(keys.backupPrefix(o.source.name, id)).catch((cleanupErr: unknown) => log.warn({ err: cleanupErr }, 'could not remove the failed backup\'s objects; the next backup or prune removes them'));
+    await audit(o, id, e.code === 'INTERRUPTED' ? 'interrupted' : 'failed', started, e.message).catch(() => undefined);
+    throw e;
+  } finally {
+    await lock.release();
+  }
+}
+
+async function inspectSource(spec: ConnectionSpec, source: SourceConfig): Promise<{ server: ServerInfo; schemas: string[]; inventory: Inventory; estimate: number }> {
+  const conn = await connect(spec);
+  try {
+    const server = await serverInfo(conn);
+    const all = await userSchemas(conn);
+    const wanted = source.backup.databases ?? all;
+    const unknown = wanted.filter((s) => !all.includes(s));
+    if (unknown.length) throw new ConfigError(`sources.${source.name}.backup.databases names schemas the server does not have: ${unknown.join(', ')}`);
+    const schemas = wanted.filter((s) => !source.backup.excludeDatabases.includes(s));
+    if (schemas.length === 0) throw new BacktrackError(`source ${source.name} has no schemas to back up (after backup.databases/excludeDatabases)`, { code: 'NOTHING_TO_BACK_UP' });
+    const inventory = await readInventory(conn, schemas);
+    const [rows] = await conn.query(
+      `SELECT COALESCE(SUM(DATA_LENGTH), 0) AS bytes FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${schemas.map(() => '?').join(',')})`,
+      schemas,
+    );
+    return { server, schemas, inventory, estimate: Number((rows as Array<{ bytes: string }>)[0]?.bytes ?? 0) };
+  } finally {
+    await closeQuietly(conn);
+  }
+}
+
+async function runEngine(o: BackupOptions, id: string, spec: ConnectionSpec, server: ServerInfo, schemas: string[], inventory: Inventory): Promise<DumpResult> {
+  return engineFor(o.source.backup.engine).dump({
+    source: spec,
+    server,
+    schemas,
+    inventory,
+    store: o.repo.store,
+    prefix: keys.backupPrefix(o.source.name, id),
+    codec: { ...codecFor(o.cfg, o.source), signal: o.signal },
+    includeUsers: o.source.backup.users,
+    tools: { dump: toolPaths(o.cfg, server.flavor).dump },
+    extraArgs: o.source.backup.extraDumpArgs,
+    signal: o.signal,
+    onRawBytes: o.onRawBytes,
+  });
+}
+
+async function checkInventoryUnchanged(spec: ConnectionSpec, schemas: string[], before: Inventory): Promise<void> {
+  const conn = await connect(spec);
+  try {
+    const diff = diffInventory(before, await readInventory(conn, schemas));
+    if (diff.length) {
+      throw new BacktrackError(`the schema changed while the backup ran (${diff.slice(0, 5).join('; ')}); the backup was not committed: run it again`, { code: 'DDL_DURING_BACKUP' });
+    }
+  } finally {
+    await closeQuietly(conn);
+  }
+}
+
+function buildManifest(source: string, id: string, server: ServerInfo, started: Date, dump: DumpResult, inventory: Inventory): Manifest {
+  return {
+    format: 1,
+    id,
+    source,
+    engine: { name: 'mysqldump', tool: dump.tool, toolVersion: dump.toolVersion, args: dump.args },
+    server: {
+      flavor: server.flavor,
+      version: server.version.text,
+      identity: { ...(server.identity.serverUuid ? { serverUuid: server.identity.serverUuid } : {}), serverId: server.identity.serverId, hostname: server.identity.hostname, port: server.identity.port },
+    },
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    snapshot: dump.snapshot,
+    objects: dump.objects.map((x) => ({ name: x.name, role: x.role, size: x.size, sha256: x.sha256, rawSize: x.rawSize, compression: 'zstd', encryption: x.name.endsWith('.age') ? 'age' : null })),
+    inventory,
+    rowCounts: dump.rowCounts,
+    accounts: dump.accounts,
+    notes: dump.notes,
+  };
+}
+
+async function audit(o: BackupOptions, id: string, outcome: 'ok' | 'failed' | 'interrupted', started: Date, error?: string): Promise<void> {
+  await appendAudit(o.repo, {
+    action: 'backup',
+    actor: o.actor,
+    source: o.source.name,
+    backupId: id,
+    outcome,
+    ...(error ? { error } : {}),
+    durationSeconds: (Date.now() - started.getTime()) / 1000,
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * `backtrack check`: everything that would make a backup, an archive or a
+ * drill fail, found before it runs: the config, each source (reachable, the
+ * password right, binlog on, grants), the tools on PATH, and the repository
+ * (reachable and writable).
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Config, SourceConfig } from '../config/schema.js';
+import { asBacktrackError } from '../errors.js';
+import { closeQuietly, connect } from '../mysql/connect.js';
+import { checkGrants, grantStatement } from '../mysql/grants.js';
+import { serverInfo, type ServerInfo } from '../mysql/server.js';
+import { runToolText } from '../pipeline/spawn.js';
+import { getBytes } from '../storage/util.js';
+import { openStore } from '../storage/open.js';
+import { findBinary } from '../scratch/spawn.js';
+import { sourceSpec, toolPaths } from '../runtime/context.js';
+import { toolsFor } from '../mysql/flavor.js';
+
+/** One check's verdict. */
+export interface CheckResult {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+  /** What to do when it is not ok. */
+  fix?: string | undefined;
+}
+
+const ok = (name: string, detail: string): CheckResult => ({ name, status: 'ok', detail });
+const fail = (name: string, detail: string, fix?: string): CheckResult => ({ name, status: 'fail', detail, fix });
+const warn = (name: string, detail: string, fix?: string): CheckResult => ({ name, status: 'warn', detail, fix });
+
+/** Run every check; never throws for a failed check. */
+export async function runChecks(cfg: Config, configFile: string): Promise<CheckResult[]> {
+  const results: CheckResult[] = [ok('config', `${configFile} is valid (${cfg.sources.length} source${cfg.sources.length === 1 ? '' : 's'})`)];
+  results.push(await checkRepository(cfg));
+  for (const s of cfg.sources) results.push(...(await checkSource(cfg, s)));
+  return results;
+}
+
+async function checkRepository(cfg: Config): Promise<CheckResult> {
+  const store = openStore(cfg.repository);
+  const key = `check-probes/${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  try {
+    const body = Buffer.from('backtrack write probe');
+    await store.put(key, body);
+    const back = await getBytes(store, key);
+    await store.delete(key);
+    if (!back.equals(body)) return fail('repository', `${store.location}: the probe object read back differs from what was written`);
+    return ok('repository', `${store.location} is reachable and writable`);
+  } catch (err) {
+    return fail('repository', asBacktrackError(err).message, 'fix repository.url / repository.s3, the credentials, or the directory permissions');
+  }
+}
+
+async function checkSource(cfg: Config, s: SourceConfig): Promise<CheckResult[]> {
+  const name = `source ${s.name}`;
+  let info: ServerInfo;
+  const out: CheckResult[] = [];
+  let conn;
+  try {
+    conn = await connect(sourceSpec(s));
+    info = await serverInfo(conn);
+    out.push(ok(`${name}: connection`, `${s.mysql.host}:${s.mysql.port} is ${info.flavor} ${info.version.text}, server_id ${info.identity.serverId}`));
+  } catch (err) {
+    await closeQuietly(conn);
+    return [fail(`${name}: connection`, asBacktrackError(err).message)];
+  }
+  try {
+    if (!info.logBin) out.push((s.binlog.enabled ? fail : warn)(`${name}: binary log`, 'log_bin is OFF: no point-in-time recovery and no snapshot points', 'enable log_bin (and set server_id) in the server config and restart it'));
+    else if (info.binlogFormat.toUpperCase() !== 'ROW') out.push(warn(`${name}: binary log`, `binlog_format is ${info.binlogFormat}; ROW is the safe format for replay`, 'SET GLOBAL binlog_format=ROW and in the server config'));
+    else out.push(ok(`${name}: binary log`, `on, format ${info.binlogFormat}`));
+    const g = await checkGrants(conn, info.flavor, s.binlog.enabled);
+    if (g.missing.length) {
+      out.push(fail(`${name}: grants`, `the account lacks ${g.missing.map((m) => `${m.privilege} (${m.why})`).join(', ')}`, `${grantStatement(info.flavor, `'${s.mysql.user}'@'%'`)};`));
+    } else out.push(ok(`${name}: grants`, 'the account has every privilege Backtrack needs'));
+  } catch (err) {
+    out.push(fail(`${name}: grants`, asBacktrackError(err).message));
+  } finally {
+    await closeQuietly(conn);
+  }
+  out.push(...(await checkTools(cfg, s, info)));
+  return out;
+}
+
+async function checkTools(cfg: Config, s: SourceConfig, info: ServerInfo): Promise<CheckResult[]> {
+  const t = toolPaths(cfg, info.flavor);
+  const wanted: Array<[string, string[]]> = [
+    [t.dump, ['--version']],
+    [t.client, ['--version']],
+    [cfg.tools.zstd, ['--version']],
+  ];
+  if (s.binlog.enabled) wanted.push([t.binlog, ['--version']]);
+  if (cfg.repository.encryption) wanted.push([cfg.tools.age, ['--version']]);
+  const out: CheckResult[] = [];
+  for (const [tool, args] of wanted) {
+    try {
+      const v = (await runToolText(tool, args, { label: tool })).split('\n')[0]?.trim() ?? '';
+      out.push(ok(`tool ${tool}`, v));
+    } catch (err) {
+      out.push(fail(`tool ${tool}`, asBacktrackError(err).message, 'apt-get install mariadb-client zstd age (or set tools.* in the config)'));
+    }
+  }
+  if (s.verify.scratch.mode === 'spawn') {
+    const server = s.verify.scratch.serverBinary ?? findBinary([toolsFor(info.flavor).server]);
+    out.push(server ? ok(`scratch server for ${s.name}`, `${server} (drills start it on a free port)`) : warn(`scratch server for ${s.name}`, `no ${toolsFor(info.flavor).server} found: drills in spawn mode cannot run here`, 'install mariadb-server (or mysql-server), or use verify.scratch.mode: server'));
+  }
+  return out;
+}

@@ -1,0 +1,9 @@
+/** Every command, in the order help lists them. */
+import type { Command } from './command.js';
+import { backupCommand } from './backup.js';
+import { checkCommand } from './check.js';
+import { helpCommand } from './help.js';
+import { listCommand } from './list.js';
+import { restoreCommand } from './restore.js';
+
+export const COMMANDS: Command[] = [backupCommand, listCommand, restoreCommand, checkCommand, helpCommand];

@@ -1,0 +1,90 @@
+/** `backtrack list`: backups (and leftovers) per source, like pgBackRest's info. */
+import { selectSource } from '../config/load.js';
+import type { SourceConfig } from '../config/schema.js';
+import type { Repository } from '../repository/repository.js';
+import { openRepository } from '../runtime/context.js';
+import { str, type Command } from './command.js';
+import { ago, formatBytes, formatDuration, isoSeconds, table } from './format.js';
+
+/** One backup as list reports it. */
+export interface ListedBackup {
+  id: string;
+  state: 'committed';
+  finishedAt: string;
+  durationSeconds: number;
+  bytes: number;
+  rawBytes: number;
+  rows: number;
+  snapshot: { file: string; position: number; gtid: string } | null;
+  flavor: string;
+  serverVersion: string;
+}
+
+/** Everything list knows about one source. */
+export interface SourceListing {
+  source: string;
+  backups: ListedBackup[];
+  leftovers: Array<{ id: string; objects: number }>;
+}
+
+/** Gather the listing of one source. */
+export async function listSource(repo: Repository, source: SourceConfig): Promise<SourceListing> {
+  const { backups, leftovers } = await repo.listBackups(source.name);
+  return {
+    source: source.name,
+    backups: backups.map(({ manifest: m }) => ({
+      id: m.id,
+      state: 'committed',
+      finishedAt: m.finishedAt,
+      durationSeconds: (new Date(m.finishedAt).getTime() - new Date(m.startedAt).getTime()) / 1000,
+      bytes: m.objects.reduce((s, o) => s + o.size, 0),
+      rawBytes: m.objects.reduce((s, o) => s + o.rawSize, 0),
+      rows: m.rowCounts.reduce((s, r) => s + r.rows, 0),
+      snapshot: m.snapshot,
+      flavor: m.server.flavor,
+      serverVersion: m.server.version,
+    })),
+    leftovers: leftovers.map((l) => ({ id: l.id, objects: l.keys.length })),
+  };
+}
+
+/** The human rendering of one source's listing. */
+export function renderListing(l: SourceListing, now = new Date()): string {
+  const lines = [`source: ${l.source}`];
+  if (l.backups.length === 0) lines.push('  no backups yet');
+  else {
+    const rows = l.backups.map((b) => [
+      b.id,
+      'ok',
+      `${isoSeconds(b.finishedAt)} (${ago(b.finishedAt, now)})`,
+      formatBytes(b.bytes),
+      formatDuration(b.durationSeconds * 1000),
+      b.snapshot ? `${b.snapshot.file}:${b.snapshot.position}` : '-',
+    ]);
+    lines.push(table(['  backup', 'state', 'finished', 'size', 'took', 'snapshot'], rows.map((r) => [`  ${r[0]}`, ...r.slice(1)])));
+  }
+  if (l.leftovers.length) {
+    lines.push(`  note: ${l.leftovers.length} failed backup(s) left objects without a manifest (${l.leftovers.map((x) => x.id).join(', ')}); they are not backups and are removed by the next backup or prune`);
+  }
+  return lines.join('\n');
+}
+
+export const listCommand: Command = {
+  name: 'list',
+  summary: 'backups, drills and the restorable window, per source',
+  usage: 'backtrack list [--source NAME] [--json]',
+  options: {
+    source: { type: 'string', arg: 'NAME', description: 'only this source (default: every configured source)' },
+  },
+  async run(ctx) {
+    const name = str(ctx, 'source');
+    const sources = name ? [selectSource(ctx.cfg, name)] : ctx.cfg.sources;
+    const repo = await openRepository(ctx.cfg, 'read', ctx.log);
+    const listings: SourceListing[] = [];
+    for (const s of sources) listings.push(await listSource(repo, s));
+    return {
+      json: { repository: repo.location, sources: listings },
+      text: [`repository: ${repo.location}`, ...listings.map((l) => renderListing(l))].join('\n\n'),
+    };
+  },
+};

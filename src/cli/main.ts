@@ -1,0 +1,167 @@
+#!/usr/bin/env node
+/**
+ * The CLI entry: parse the command line, load the config, set up logging and
+ * signals, run the command, print its text or --json document, and exit with
+ * the documented code. Commands themselves live one per file beside this one.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { BacktrackError, EXIT_CODES, UsageError, asBacktrackError, exitCodeTable } from '../errors.js';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../observability/logger.js';
+import type { Command, CommandContext, OptionSpec } from './command.js';
+import { COMMANDS } from './commands.js';
+
+/** Flags every command takes. */
+export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  config: { type: 'string', arg: 'FILE', description: 'config file (default $BACKTRACK_CONFIG, then config/backtrack.yaml)' },
+  json: { type: 'boolean', description: 'print one JSON document on stdout (logs stay on stderr)' },
+  'log-level': { type: 'string', arg: 'LEVEL', description: 'trace, debug, info, warn, error (default from config, info)' },
+  help: { type: 'boolean', short: 'h', description: 'show help' },
+};
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    return pkg.version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The top-level help text. */
+export function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'backtrack - backups, restore drills and point-in-time recovery for MySQL and MariaDB',
+    '',
+    'Usage: backtrack <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Options for every command:',
+    ...optionLines(GLOBAL_OPTIONS),
+    '',
+    'Exit codes:',
+    exitCodeTable(),
+    '',
+    'Run "backtrack <command> --help" for a command\'s options, "backtrack help config" for every config option.',
+  ].join('\n');
+}
+
+function optionLines(opts: Record<string, OptionSpec>): string[] {
+  const rows = Object.entries(opts).map(([name, o]) => [`${o.short ? `-${o.short}, ` : ''}--${name}${o.arg ? ` ${o.arg}` : ''}`, o.description] as const);
+  const width = Math.max(0, ...rows.map((r) => r[0].length));
+  return rows.map(([flag, desc]) => `  ${flag.padEnd(width)}  ${desc}`);
+}
+
+/** A command's help text. */
+export function commandHelp(c: Command): string {
+  return [
+    `Usage: ${c.usage}`,
+    '',
+    c.summary,
+    ...(Object.keys(c.options).length ? ['', 'Options:', ...optionLines(c.options)] : []),
+    '',
+    'Common options:',
+    ...optionLines(GLOBAL_OPTIONS),
+    ...(c.details ? ['', c.details] : []),
+    '',
+    'Exit codes:',
+    exitCodeTable(),
+  ].join('\n');
+}
+
+function parse(c: Command, argv: string[]) {
+  const options: ParseArgsConfig['options'] = {};
+  for (const [name, o] of Object.entries({ ...GLOBAL_OPTIONS, ...c.options })) {
+    options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
+  }
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.replace(/\. To specify.*$/s, '')}; see backtrack ${c.name} --help`);
+  }
+}
+
+/** Run the CLI; returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    process.stdout.write(`${mainHelp()}\n`);
+    return name ? 0 : EXIT_CODES.usage.code;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(`backtrack ${version()}\n`);
+    return 0;
+  }
+  const json = rest.includes('--json');
+  try {
+    const cmd = COMMANDS.find((c) => c.name === name);
+    if (!cmd) throw new UsageError(`unknown command "${name}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
+    const parsed = parse(cmd, rest);
+    if (parsed.values.help) {
+      process.stdout.write(`${commandHelp(cmd)}\n`);
+      return 0;
+    }
+    return await runCommand(cmd, parsed.values as CommandContext['values'], parsed.positionals, json);
+  } catch (err) {
+    return reportError(asBacktrackError(err), json);
+  }
+}
+
+async function runCommand(cmd: Command, values: CommandContext['values'], positionals: string[], json: boolean): Promise<number> {
+  const configFlag = typeof values.config === 'string' ? values.config : undefined;
+  const loaded = cmd.needsConfig === false ? undefined : loadConfig(configFlag);
+  const level = (typeof values['log-level'] === 'string' ? values['log-level'] : undefined) ?? loaded?.config.log.level;
+  const log = createLogger({ ...(level ? { level } : {}), base: { cmd: cmd.name } });
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (ac.signal.aborted) {
+      // A second signal: the user means it.
+      process.exit(EXIT_CODES.interrupted.code);
+    }
+    log.warn({ signal: sig }, 'stopping: finishing cleanup (send the signal again to exit at once)');
+    ac.abort(new Error(`received ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const result = await cmd.run({
+      values,
+      positionals,
+      json,
+      cfg: loaded?.config as CommandContext['cfg'],
+      configFile: loaded?.file ?? '',
+      log,
+      signal: ac.signal,
+      say: (t) => {
+        if (!json) process.stdout.write(`${t}\n`);
+      },
+    });
+    process.stdout.write(json ? `${JSON.stringify(result.json, null, 2)}\n` : result.text ? `${result.text}\n` : '');
+    return result.exitCode ?? 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function reportError(err: BacktrackError, json: boolean): number {
+  if (json) process.stdout.write(`${JSON.stringify({ ok: false, ...err.toJSON() }, null, 2)}\n`);
+  process.stderr.write(`backtrack: error: ${err.message}\n`);
+  if (process.env.BACKTRACK_DEBUG && err.cause) process.stderr.write(`cause: ${String((err.cause as Error)?.stack ?? err.cause)}\n`);
+  return err.exitCode;
+}
+
+// Run when executed directly (bin/backtrack), not when imported by tests.
+if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  // Exit explicitly once stdout has drained: idle keep-alive sockets of the
+  // S3 client must not keep a finished command alive.
+  const exit = (code: number) => process.stdout.write('', () => process.exit(code));
+  main(process.argv.slice(2)).then(exit, (err: unknown) => {
+    process.stderr.write(`backtrack: internal error: ${String((err as Error)?.stack ?? err)}\n`);
+    exit(EXIT_CODES.failed.code);
+  });
+}

@@ -1,0 +1,90 @@
+/**
+ * The engine interface: how one kind of backup is taken and loaded back.
+ * `mysqldump` is the first engine; parallel and physical engines implement
+ * the same two operations.
+ *
+ * Contract:
+ *  - dump() writes its objects under the backup's prefix through the store it
+ *    is given and returns what the manifest needs. It never writes the
+ *    manifest (the caller commits). If it fails or is aborted, it rejects and
+ *    whatever it stored is left for the caller's cleanup; no object it
+ *    reported as stored is ever truncated.
+ *  - load() reads a committed backup's objects, checking each object's sha256
+ *    and size as it streams, and applies them to a server. It rejects with
+ *    ChecksumError naming the object on any mismatch, and with a ToolError
+ *    carrying the server's message when SQL fails.
+ */
+import type { Inventory } from '../mysql/inventory.js';
+import type { ConnectionSpec } from '../mysql/connect.js';
+import type { ServerInfo } from '../mysql/server.js';
+import type { SnapshotPoint } from '../mysql/flavor.js';
+import type { ObjectStore } from '../storage/store.js';
+import type { CodecOptions } from '../pipeline/stages.js';
+import type { StoredObject } from '../pipeline/upload.js';
+
+/** Everything a dump needs. */
+export interface DumpContext {
+  source: ConnectionSpec;
+  server: ServerInfo;
+  /** Schemas to dump. */
+  schemas: string[];
+  /** Inventory read before the dump (the dump is checked against it). */
+  inventory: Inventory;
+  store: ObjectStore;
+  /** Key prefix of the backup's folder ("main/backups/ID/"). */
+  prefix: string;
+  codec: CodecOptions;
+  includeUsers: boolean;
+  tools: { dump?: string | undefined };
+  extraArgs: string[];
+  signal?: AbortSignal | undefined;
+  onRawBytes?: (n: number) => void;
+}
+
+/** A stored object with its role in the backup. */
+export interface EngineObject extends StoredObject {
+  name: string;
+  role: 'data' | 'users';
+}
+
+/** What a dump produced. */
+export interface DumpResult {
+  tool: string;
+  toolVersion: string;
+  args: string[];
+  objects: EngineObject[];
+  snapshot: SnapshotPoint | null;
+  rowCounts: Array<{ schema: string; table: string; rows: number; history: boolean }>;
+  accounts: string[];
+  notes: string[];
+}
+
+/** Everything a load needs. */
+export interface LoadContext {
+  target: ConnectionSpec;
+  store: ObjectStore;
+  objects: Array<{ key: string; role: 'data' | 'users'; size: number; sha256: string; encrypted: boolean }>;
+  codec: Pick<CodecOptions, 'zstd' | 'age'>;
+  flavorTools: { client?: string | undefined; defaultClient: string };
+  /** Leave out accounts and grants. */
+  skipUsers: boolean;
+  /** Do not write the load into the target's binary log. */
+  noBinlog: boolean;
+  signal?: AbortSignal | undefined;
+  onBytes?: (n: number) => void;
+}
+
+/** What a load did. */
+export interface LoadResult {
+  bytesRead: number;
+  rawBytes: number;
+  warnings: number;
+}
+
+export interface Engine {
+  readonly name: 'mysqldump';
+  dump(ctx: DumpContext): Promise<DumpResult>;
+  load(ctx: LoadContext): Promise<LoadResult>;
+}
+
+export type { SnapshotPoint };

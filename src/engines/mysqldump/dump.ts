@@ -1,0 +1,106 @@
+/**
+ * Taking a backup with mariadb-dump / mysqldump: spawn the tool with the
+ * flavor's flags, scan the SQL as it passes (row counts, snapshot point),
+ * compress and upload it; then the accounts as a second, small object.
+ * Every table the dump created is checked against the inventory read before
+ * it, so DDL during the dump fails the backup instead of hiding in it.
+ */
+import { Readable } from 'node:stream';
+import { BacktrackError, ToolError } from '../../errors.js';
+import { withClientCredentials } from '../../mysql/client.js';
+import { dumpFlags, toolsFor } from '../../mysql/flavor.js';
+import { dumpAccounts } from '../../mysql/accounts.js';
+import { closeQuietly, connect } from '../../mysql/connect.js';
+import { runTool, runToolText } from '../../pipeline/spawn.js';
+import { objectSuffix } from '../../pipeline/stages.js';
+import { uploadCompressed } from '../../pipeline/upload.js';
+import type { DumpContext, DumpResult, EngineObject } from '../engine.js';
+import { DumpScanner, type DumpFacts } from './scanner.js';
+
+const INSTALL_HINT = 'install the client tools (apt-get install mariadb-client, or mysql-client for MySQL)';
+
+/** Run the dump and store its objects. */
+export async function dumpWithMysqldump(ctx: DumpContext): Promise<DumpResult> {
+  const tool = ctx.tools.dump ?? toolsFor(ctx.server.flavor).dump;
+  const toolVersion = (await runToolText(tool, ['--version'], { label: tool, installHint: INSTALL_HINT })).trim();
+  const hasVersioned = ctx.inventory.tables.some((t) => t.type === 'SYSTEM VERSIONED');
+  let flags = dumpFlags({ flavor: ctx.server.flavor, version: ctx.server.version, gtidMode: ctx.server.gtidMode, hasSystemVersioned: hasVersioned });
+  if (!ctx.server.logBin) flags = flags.filter((f) => !/^--(master|source)-data|^--gtid$|^--set-gtid-purged/.test(f));
+  if (ctx.server.flavor === 'mysql') flags.push('--no-tablespaces');
+  const args = [...flags, ...ctx.extraArgs, '--databases', ...ctx.schemas];
+  const suffix = objectSuffix(ctx.codec.age !== undefined);
+
+  const scanner = new DumpScanner();
+  const dataName = `data.sql${suffix}`;
+  const data = await withClientCredentials(ctx.source, async (cred) => {
+    const dump = runTool(tool, [...cred, ...args], { signal: ctx.signal, label: tool, installHint: INSTALL_HINT });
+    const raw = dump.stdout.pipe(scanner);
+    dump.stdout.once('error', (err) => scanner.destroy(err));
+    const stored = await uploadCompressed(raw, ctx.store, `${ctx.prefix}${dataName}`, { codec: ctx.codec, signal: ctx.signal, onRawBytes: ctx.onRawBytes });
+    await dump.done;
+    return stored;
+  });
+  const facts = scanner.facts;
+  checkDumpComplete(facts, tool);
+  const objects: EngineObject[] = [{ ...data, name: dataName, role: 'data' }];
+
+  let accounts: string[] = [];
+  if (ctx.includeUsers) {
+    const conn = await connect(ctx.source);
+    try {
+      const dumped = await dumpAccounts(conn, ctx.server);
+      accounts = dumped.accounts;
+      const usersName = `users.sql${suffix}`;
+      const stored = await uploadCompressed(Readable.from([Buffer.from(dumped.sql)]), ctx.store, `${ctx.prefix}${usersName}`, { codec: ctx.codec, signal: ctx.signal });
+      objects.push({ ...stored, name: usersName, role: 'users' });
+    } finally {
+      await closeQuietly(conn);
+    }
+  }
+
+  return {
+    tool,
+    toolVersion,
+    args,
+    objects,
+    snapshot: snapshotOf(facts, ctx.server.logBin, tool),
+    rowCounts: rowCountsOf(ctx, facts, hasVersioned && args.includes('--dump-history')),
+    accounts,
+    notes: ctx.server.logBin ? [] : ['the source has no binary log: this backup has no snapshot point and cannot anchor point-in-time recovery'],
+  };
+}
+
+function checkDumpComplete(facts: DumpFacts, tool: string): void {
+  if (!facts.completed) {
+    throw new ToolError(`${tool} exited successfully but its output has no "Dump completed" line: the dump is incomplete; the backup was not committed`);
+  }
+}
+
+function snapshotOf(facts: DumpFacts, logBin: boolean, tool: string): DumpResult['snapshot'] {
+  if (!logBin) return null;
+  const s = facts.snapshot;
+  if (s.file === undefined || s.position === undefined) {
+    throw new ToolError(`${tool} did not print the binlog coordinates (CHANGE MASTER/SOURCE comment); the snapshot point is unknown, so the backup was not committed`);
+  }
+  return { file: s.file, position: s.position, gtid: s.gtid ?? '' };
+}
+
+/** Row counts for every base table, from the scan; DDL during the dump is an error. */
+function rowCountsOf(ctx: DumpContext, facts: DumpFacts, history: boolean): DumpResult['rowCounts'] {
+  const expected = ctx.inventory.tables.filter((t) => t.type !== 'SEQUENCE');
+  const expectedKeys = new Set(expected.map((t) => `${t.schema}\u0000${t.name}`));
+  const missing = expected.filter((t) => !facts.tablesCreated.has(`${t.schema}\u0000${t.name}`));
+  const extra = [...facts.tablesCreated].filter((k) => !expectedKeys.has(k));
+  if (missing.length || extra.length) {
+    const names = [...missing.map((t) => `${t.schema}.${t.name} (dropped)`), ...extra.map((k) => `${k.replace('\u0000', '.')} (created)`)];
+    throw new BacktrackError(`tables changed while the backup ran: ${names.slice(0, 10).join(', ')}; DDL during a dump makes it inconsistent for those tables, so the backup was not committed: run it again`, {
+      code: 'DDL_DURING_BACKUP',
+    });
+  }
+  return expected.map((t) => ({
+    schema: t.schema,
+    table: t.name,
+    rows: facts.rows.get(`${t.schema}\u0000${t.name}`) ?? 0,
+    history: history && t.type === 'SYSTEM VERSIONED',
+  }));
+}

@@ -1,0 +1,51 @@
+/**
+ * Loading a mysqldump backup: the data object, then the accounts, each
+ * streamed from the repository through the checksum and zstd into one run of
+ * the SQL client. The client stops at the first SQL error, and its message
+ * (with the line number) becomes the error.
+ */
+import { ToolError, asBacktrackError } from '../../errors.js';
+import { withClientCredentials } from '../../mysql/client.js';
+import { downloadDecompressed } from '../../pipeline/download.js';
+import { runTool } from '../../pipeline/spawn.js';
+import type { LoadContext, LoadResult } from '../engine.js';
+
+/** Apply a backup's objects to the target. */
+export async function loadWithMysqlClient(ctx: LoadContext): Promise<LoadResult> {
+  const client = ctx.flavorTools.client ?? ctx.flavorTools.defaultClient;
+  const ordered = [...ctx.objects.filter((o) => o.role === 'data'), ...(ctx.skipUsers ? [] : ctx.objects.filter((o) => o.role === 'users'))];
+  let bytesRead = 0;
+  let rawBytes = 0;
+  await withClientCredentials(ctx.target, async (cred) => {
+    for (const obj of ordered) {
+      const args = [...cred, '--binary-mode', '--batch', '--max-allowed-packet=1G', '--show-warnings'];
+      if (ctx.noBinlog) args.push('--init-command=SET SESSION sql_log_bin=0');
+      const proc = runTool(client, args, { signal: ctx.signal, label: `${client} (loading ${obj.role})`, installHint: 'install the client tools (apt-get install mariadb-client)' });
+      proc.stdout.resume();
+      const base = bytesRead;
+      try {
+        const r = await downloadDecompressed(ctx.store, obj, proc.stdin, { codec: ctx.codec, signal: ctx.signal, onBytes: (n) => ctx.onBytes?.(base + n) });
+        rawBytes += r.rawBytes;
+      } catch (err) {
+        // When the client died first, its SQL error is the story, not the broken pipe.
+        const clientErr = await proc.done.then(() => undefined, (e: unknown) => e);
+        if (clientErr instanceof ToolError && isPipeError(err)) throw clientErr;
+        proc.kill();
+        throw asBacktrackError(err);
+      }
+      await proc.done;
+      bytesRead += obj.size;
+    }
+  });
+  return { bytesRead, rawBytes, warnings: 0 };
+}
+
+function isPipeError(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let i = 0; cur && i < 5; i++) {
+    const code = (cur as { code?: string }).code;
+    if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_PREMATURE_CLOSE') return true;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return false;
+}

@@ -1,0 +1,92 @@
+/**
+ * ObjectStore.get -> sha256 check -> [age -d] -> zstd -d -> a sink (the SQL
+ * client's stdin, a file). The sha256 of the stored bytes is compared with
+ * the manifest's when the object has been read to the end; a mismatch fails
+ * with ChecksumError naming the object. zstd's own frame checksum usually
+ * stops a damaged object even earlier, and that too names the object.
+ */
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ChecksumError, InterruptedError, NotFoundError, ToolError, asBacktrackError } from '../errors.js';
+import type { ObjectStore } from '../storage/store.js';
+import { decompressor, decryptor, hasher, type CodecOptions } from './stages.js';
+
+/** What the stored object must be. */
+export interface ExpectedObject {
+  key: string;
+  size: number;
+  sha256: string;
+  encrypted: boolean;
+}
+
+export interface DownloadOptions {
+  codec: Pick<CodecOptions, 'zstd' | 'age'>;
+  signal?: AbortSignal | undefined;
+  /** Running count of stored bytes read. */
+  onBytes?: (n: number) => void;
+  /** End the sink when done (default true). */
+  endSink?: boolean;
+}
+
+/** Stream an object, decoded, into `sink`, checking its sha256 and size. */
+export async function downloadDecompressed(store: ObjectStore, obj: ExpectedObject, sink: Writable, opts: DownloadOptions): Promise<{ rawBytes: number }> {
+  const ac = new AbortController();
+  const onOuterAbort = () => ac.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let firstError: unknown;
+  const fail = (err: unknown) => {
+    firstError ??= err;
+    ac.abort(err);
+  };
+  let rawBytes = 0;
+  try {
+    let input;
+    try {
+      input = await store.get(obj.key, { signal: ac.signal });
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new NotFoundError(`object ${obj.key} is missing from the repository; this backup cannot be restored`, { key: obj.key });
+      throw err;
+    }
+    const hash = hasher(opts.onBytes);
+    const age = obj.encrypted ? decryptor(requireAge(opts.codec.age), ac.signal) : undefined;
+    const zstd = decompressor({ zstd: opts.codec.zstd, signal: ac.signal });
+    const toZstd = age ? pipeline(input, hash.stream, age.stdin).then(() => pipeline(age.stdout, zstd.stdin)) : pipeline(input, hash.stream, zstd.stdin);
+    zstd.stdout.on('data', (c: Buffer) => (rawBytes += c.length));
+    const toSink = pipeline(zstd.stdout, sink, { end: opts.endSink ?? true });
+    await Promise.all([toZstd.catch(fail), toSink.catch(fail), zstd.done.catch(fail), age?.done.catch(fail)]);
+    if (firstError !== undefined) throw firstError;
+    const h = hash.result();
+    if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch(obj, h);
+    return { rawBytes };
+  } catch (err) {
+    if (opts.signal?.aborted) throw new InterruptedError(`reading ${obj.key} was interrupted`, err);
+    if (err instanceof ToolError && /zstd/.test(err.message)) {
+      throw new ChecksumError(`object ${obj.key} is damaged: ${err.message}; this backup cannot be restored as stored`, { key: obj.key });
+    }
+    throw asBacktrackError(err);
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+function mismatch(obj: ExpectedObject, got: { sha256: string; bytes: number }): ChecksumError {
+  return new ChecksumError(
+    `object ${obj.key} does not match its manifest: expected ${obj.size} bytes with sha256 ${obj.sha256}, read ${got.bytes} bytes with sha256 ${got.sha256}`,
+    { key: obj.key, expectedSha256: obj.sha256, actualSha256: got.sha256, expectedSize: obj.size, actualSize: got.bytes },
+  );
+}
+
+function requireAge(age: CodecOptions['age']): NonNullable<CodecOptions['age']> {
+  if (!age) throw new ToolError('this object is encrypted (.age) but repository.encryption is not configured; set recipientsFile and identityFile');
+  return age;
+}
+
+/** Read an object to the end and check its sha256 and size, without decoding. */
+export async function verifyStoredObject(store: ObjectStore, obj: Omit<ExpectedObject, 'encrypted'>, signal?: AbortSignal): Promise<void> {
+  const hash = hasher();
+  const input = await store.get(obj.key, signal ? { signal } : {});
+  hash.stream.resume();
+  await pipeline(input, hash.stream);
+  const h = hash.result();
+  if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch({ ...obj, encrypted: false }, h);
+}

@@ -1,0 +1,152 @@
+/**
+ * A full restore of one backup into a target, as a recipe: pick the backup,
+ * check the target, show the plan, (stop for --dry-run,) clear the backup's
+ * schemas when forced, load, record an audit event. Point-in-time restores
+ * (restore/pitr.ts) reuse every step and add binlog replay.
+ */
+import type { Config, SourceConfig } from '../config/schema.js';
+import { BacktrackError, EXIT_CODES, NotFoundError, asBacktrackError, type ExitCodeName } from '../errors.js';
+import { engineFor } from '../engines/index.js';
+import type { LoadResult } from '../engines/engine.js';
+import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
+import { formatDsn } from '../mysql/dsn.js';
+import { toolsFor } from '../mysql/flavor.js';
+import { serverInfo, type ServerIdentity } from '../mysql/server.js';
+import type { Logger } from '../observability/logger.js';
+import { appendAudit, type Actor } from '../repository/audit.js';
+import { keys } from '../repository/layout.js';
+import type { Manifest } from '../repository/manifest.js';
+import type { Repository } from '../repository/repository.js';
+import { codecFor, sourceSpec } from '../runtime/context.js';
+import { dropSchemas, inspectTarget, type TargetFacts, type TargetForce } from './target.js';
+
+/** The steps a restore will take, shown before it runs. */
+export interface RestorePlan {
+  source: string;
+  backup: { id: string; takenAt: string; flavor: string; version: string; bytes: number; objects: string[]; snapshot: Manifest['snapshot'] };
+  target: { dsn: string; flavor: string; version: string; existingSchemas: string[] };
+  schemas: string[];
+  dropFirst: string[];
+  accounts: number;
+  skipUsers: boolean;
+}
+
+export interface RestoreOptions extends TargetForce {
+  cfg: Config;
+  source: SourceConfig;
+  repo: Repository;
+  log: Logger;
+  actor: Actor;
+  target: ConnectionSpec;
+  backupId?: string | undefined;
+  dryRun: boolean;
+  skipUsers: boolean;
+  noBinlog: boolean;
+  signal?: AbortSignal | undefined;
+  onPlan?: (plan: RestorePlan) => void;
+  onBytes?: (n: number, total: number) => void;
+}
+
+/** Which backup: the named one, or the newest committed. */
+export async function selectBackup(repo: Repository, source: string, id: string | undefined): Promise<Manifest> {
+  if (id) return repo.readManifest(source, id);
+  const { backups } = await repo.listBackups(source);
+  const newest = backups[backups.length - 1];
+  if (!newest) throw new NotFoundError(`source ${source} has no committed backup in ${repo.location}; take one with backtrack backup`);
+  return newest.manifest;
+}
+
+/** The live source's identity, when it can be reached (to refuse it as a target). */
+export async function liveSourceIdentity(source: SourceConfig): Promise<ServerIdentity | undefined> {
+  try {
+    const conn = await connect(sourceSpec(source));
+    try {
+      return (await serverInfo(conn)).identity;
+    } finally {
+      await closeQuietly(conn);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** Build the plan from the manifest and the target's facts. */
+export function planFullRestore(m: Manifest, target: ConnectionSpec, facts: TargetFacts, o: Pick<RestoreOptions, 'force' | 'skipUsers'>): RestorePlan {
+  return {
+    source: m.source,
+    backup: { id: m.id, takenAt: m.finishedAt, flavor: m.server.flavor, version: m.server.version, bytes: m.objects.reduce((s, x) => s + x.size, 0), objects: m.objects.map((x) => x.name), snapshot: m.snapshot },
+    target: { dsn: formatDsn(target), flavor: facts.info.flavor, version: facts.info.version.text, existingSchemas: facts.existingSchemas },
+    schemas: m.inventory.schemas,
+    dropFirst: o.force ? m.inventory.schemas.filter((s) => facts.existingSchemas.includes(s)) : [],
+    accounts: m.accounts.length,
+    skipUsers: o.skipUsers,
+  };
+}
+
+/** Load a backup's objects into the target (no checks: callers checked). */
+export async function loadBackup(o: RestoreOptions, m: Manifest): Promise<LoadResult> {
+  const total = m.objects.reduce((s, x) => s + x.size, 0);
+  return engineFor(m.engine.name).load({
+    target: o.target,
+    store: o.repo.store,
+    objects: m.objects.map((x) => ({ key: keys.backupObject(m.source, m.id, x.name), role: x.role, size: x.size, sha256: x.sha256, encrypted: x.encryption === 'age' })),
+    codec: codecFor(o.cfg, o.source),
+    flavorTools: { client: o.cfg.tools.client, defaultClient: toolsFor(m.server.flavor).client },
+    skipUsers: o.skipUsers,
+    noBinlog: o.noBinlog,
+    signal: o.signal,
+    onBytes: (n) => o.onBytes?.(n, total),
+  });
+}
+
+/** Restore a full backup. Returns the plan (and the load result unless dry-run). */
+export async function restoreFull(o: RestoreOptions): Promise<{ plan: RestorePlan; load?: LoadResult }> {
+  const started = new Date();
+  // 1. The backup: named, or the newest committed one.
+  const m = await selectBackup(o.repo, o.source.name, o.backupId);
+  const log = o.log.child({ source: o.source.name, job: 'restore', backupId: m.id });
+  // 2. The target: reachable, not the source, empty (or forced).
+  const facts = await inspectTarget(o.target, m, await liveSourceIdentity(o.source), o);
+  // 3. Show the plan; a dry run ends here.
+  const plan = planFullRestore(m, o.target, facts, o);
+  o.onPlan?.(plan);
+  if (o.dryRun) return { plan };
+  try {
+    // 4. Forced: drop the backup's schemas first so nothing stale survives.
+    if (plan.dropFirst.length) log.warn({ schemas: await dropSchemas(o.target, plan.dropFirst) }, 'dropped existing schemas on the target (--force)');
+    // 5. Load, checking every object's sha256 as it streams.
+    const load = await loadBackup(o, m);
+    log.info({ bytes: load.bytesRead, target: plan.target.dsn }, 'restore finished');
+    await audit(o, m, plan, 'ok', started);
+    return { plan, load };
+  } catch (err) {
+    const e = partialRestoreError(asBacktrackError(err), plan);
+    await audit(o, m, plan, e.code === 'INTERRUPTED' ? 'interrupted' : 'failed', started, e.message).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** A failed load leaves the target part-restored: the error must say so, and what to do. */
+export function partialRestoreError(e: BacktrackError, plan: RestorePlan): BacktrackError {
+  const note = `The target ${plan.target.dsn} now holds a PARTIAL restore of backup ${plan.backup.id} (schemas ${plan.schemas.join(', ')}): do not use it. Fix the cause, then run the restore again with --force (it drops those schemas first).`;
+  return new BacktrackError(`${e.message}\n${note}`, { code: e.code, exit: exitNameOf(e.exitCode), cause: e, details: { ...e.details, partialRestore: true, target: plan.target.dsn } });
+}
+
+function exitNameOf(code: number): ExitCodeName {
+  const found = (Object.entries(EXIT_CODES) as Array<[ExitCodeName, { code: number }]>).find(([, v]) => v.code === code);
+  return found ? found[0] : 'failed';
+}
+
+async function audit(o: RestoreOptions, m: Manifest, plan: RestorePlan, outcome: 'ok' | 'failed' | 'interrupted', started: Date, error?: string): Promise<void> {
+  await appendAudit(o.repo, {
+    action: 'restore',
+    actor: o.actor,
+    source: m.source,
+    backupId: m.id,
+    target: plan.target.dsn,
+    params: { force: o.force, forceOverwriteSource: o.forceOverwriteSource, skipUsers: o.skipUsers, droppedSchemas: plan.dropFirst },
+    outcome,
+    ...(error ? { error } : {}),
+    durationSeconds: (Date.now() - started.getTime()) / 1000,
+  });
+}

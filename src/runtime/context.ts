@@ -1,0 +1,45 @@
+/**
+ * Wiring from a validated config to the objects the flows need: the
+ * repository in a given role, codec settings, connection specs, tool paths.
+ * Commands and the daemon build these here, so every flow opens things the
+ * same way.
+ */
+import type { Config, SourceConfig } from '../config/schema.js';
+import { specFromConfig, type ConnectionSpec } from '../mysql/connect.js';
+import { toolsFor, type Flavor } from '../mysql/flavor.js';
+import type { CodecOptions } from '../pipeline/stages.js';
+import { Repository, type RepositoryRole } from '../repository/repository.js';
+import { openStore } from '../storage/open.js';
+import type { Logger } from '../observability/logger.js';
+
+/** Open the repository in a role; `init` checks (or writes) the format marker. */
+export async function openRepository(cfg: Config, role: RepositoryRole, log?: Logger): Promise<Repository> {
+  const store = openStore(cfg.repository, (r) =>
+    log?.warn({ op: r.op, key: r.key, attempt: r.attempt, delayMs: r.delayMs, err: r.error }, 'repository request failed; retrying'),
+  );
+  const repo = new Repository(store, role);
+  await repo.init();
+  return repo;
+}
+
+/** Compression/encryption settings for a source's objects. */
+export function codecFor(cfg: Config, source?: SourceConfig): CodecOptions {
+  const enc = cfg.repository.encryption;
+  return {
+    zstd: cfg.tools.zstd,
+    level: source?.backup.compressionLevel ?? 3,
+    threads: source?.backup.compressionThreads ?? 0,
+    age: enc ? { binary: cfg.tools.age, recipientsFile: enc.recipientsFile, identityFile: enc.identityFile } : undefined,
+  };
+}
+
+/** The source's connection, with its password read now. */
+export function sourceSpec(source: SourceConfig): ConnectionSpec {
+  return specFromConfig(source.mysql, `source ${source.name}`);
+}
+
+/** Tool paths for a flavor, honouring the config's overrides. */
+export function toolPaths(cfg: Config, flavor: Flavor): { dump: string; client: string; binlog: string } {
+  const d = toolsFor(flavor);
+  return { dump: cfg.tools.dump ?? d.dump, client: cfg.tools.client ?? d.client, binlog: cfg.tools.binlog ?? d.binlog };
+}

@@ -114,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
 async function runCommand(cmd: Command, values: CommandContext['values'], positionals: string[], json: boolean): Promise<number> {
   const configFlag = typeof values.config === 'string' ? values.config : undefined;
   const loaded = cmd.needsConfig === false ? undefined : loadConfig(configFlag);
-  const level = (typeof values['log-level'] === 'string' ? values['log-level'] : undefined) ?? loaded?.config.log.level;
+  const level = (typeof values['log-level'] === 'string' ? values['log-level'] : undefined) ?? process.env.BACKTRACK_LOG_LEVEL ?? loaded?.config.log.level;
   const log = createLogger({ ...(level ? { level } : {}), base: { cmd: cmd.name } });
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {

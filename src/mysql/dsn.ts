@@ -15,7 +15,7 @@ export function parseDsn(dsn: string, opts: { passwordFile?: string | undefined;
   } catch {
     throw new UsageError(`"${redactDsn(dsn)}" is not a DSN; write mysql://user@host:port (password from --target-password-file or BACKTRACK_TARGET_PASSWORD)`);
   }
-  if (!['mysql:', 'mariadb:'].includes(url.protocol)) throw new UsageError(`DSN scheme must be mysql:// or mariadb://, got ${url.protocol}//`);
+  if (!['mysql:', 'mariadb:'].includes(url.protocol)) throw new UsageError(`DSN scheme must be mysql:// or mariadb:// (mysql://user@host:port), got ${url.protocol}//`);
   const socket = url.searchParams.get('socket') ?? undefined;
   if (!url.hostname && !socket) throw new UsageError(`DSN "${redactDsn(dsn)}" has no host`);
   const env = opts.env ?? process.env;

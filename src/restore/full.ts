@@ -5,7 +5,7 @@
  * (restore/pitr.ts) reuse every step and add binlog replay.
  */
 import type { Config, SourceConfig } from '../config/schema.js';
-import { BacktrackError, EXIT_CODES, NotFoundError, asBacktrackError, type ExitCodeName } from '../errors.js';
+import { BacktrackError, ChecksumError, EXIT_CODES, NotFoundError, asBacktrackError, type ExitCodeName } from '../errors.js';
 import { engineFor } from '../engines/index.js';
 import type { LoadResult } from '../engines/engine.js';
 import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
@@ -70,6 +70,18 @@ export async function liveSourceIdentity(source: SourceConfig): Promise<ServerId
   }
 }
 
+/** Fail before any change when an object is missing or has the wrong size. */
+export async function checkObjectsPresent(repo: Repository, m: Manifest): Promise<void> {
+  for (const x of m.objects) {
+    const key = keys.backupObject(m.source, m.id, x.name);
+    const info = await repo.store.head(key);
+    if (!info) throw new NotFoundError(`object ${key} is missing from ${repo.location}; backup ${m.id} cannot be restored (nothing was changed on the target)`, { key });
+    if (info.size !== x.size) {
+      throw new ChecksumError(`object ${key} is ${info.size} bytes but its manifest says ${x.size}; backup ${m.id} is damaged (nothing was changed on the target)`, { key });
+    }
+  }
+}
+
 /** Build the plan from the manifest and the target's facts. */
 export function planFullRestore(m: Manifest, target: ConnectionSpec, facts: TargetFacts, o: Pick<RestoreOptions, 'force' | 'skipUsers'>): RestorePlan {
   return {
@@ -107,14 +119,16 @@ export async function restoreFull(o: RestoreOptions): Promise<{ plan: RestorePla
   const log = o.log.child({ source: o.source.name, job: 'restore', backupId: m.id });
   // 2. The target: reachable, not the source, empty (or forced).
   const facts = await inspectTarget(o.target, m, await liveSourceIdentity(o.source), o);
-  // 3. Show the plan; a dry run ends here.
+  // 3. Every object must be there, at its recorded size, before the target is touched.
+  await checkObjectsPresent(o.repo, m);
+  // 4. Show the plan; a dry run ends here.
   const plan = planFullRestore(m, o.target, facts, o);
   o.onPlan?.(plan);
   if (o.dryRun) return { plan };
   try {
-    // 4. Forced: drop the backup's schemas first so nothing stale survives.
+    // 5. Forced: drop the backup's schemas first so nothing stale survives.
     if (plan.dropFirst.length) log.warn({ schemas: await dropSchemas(o.target, plan.dropFirst) }, 'dropped existing schemas on the target (--force)');
-    // 5. Load, checking every object's sha256 as it streams.
+    // 6. Load, checking every object's sha256 as it streams.
     const load = await loadBackup(o, m);
     log.info({ bytes: load.bytesRead, target: plan.target.dsn }, 'restore finished');
     await audit(o, m, plan, 'ok', started);

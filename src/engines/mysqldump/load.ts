@@ -28,8 +28,11 @@ export async function loadWithMysqlClient(ctx: LoadContext): Promise<LoadResult>
         rawBytes += r.rawBytes;
       } catch (err) {
         // When the client died first, its SQL error is the story, not the broken pipe.
-        const clientErr = await proc.done.then(() => undefined, (e: unknown) => e);
-        if (clientErr instanceof ToolError && isPipeError(err)) throw clientErr;
+        if (isPipeError(err)) {
+          const clientErr = await proc.done.then(() => undefined, (e: unknown) => e);
+          if (clientErr instanceof ToolError) throw clientErr;
+        }
+        proc.stdin.destroy();
         proc.kill();
         throw asBacktrackError(err);
       }

@@ -1,0 +1,93 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseConfig, resolveConfigPath, selectSource } from '../../../src/config/load.js';
+import { ConfigError } from '../../../src/errors.js';
+
+const minimal = { sources: [{ name: 'main' }] };
+
+function problems(raw: unknown): string {
+  try {
+    parseConfig(raw, '/etc/backtrack/backtrack.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).exitCode).toBe(2);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseConfig', () => {
+  it('fills every default from the schema', () => {
+    const cfg = parseConfig(minimal, '/etc/backtrack/backtrack.yaml');
+    expect(cfg.repository.url).toBe('file:///var/lib/backtrack');
+    expect(cfg.sources[0]?.mysql).toMatchObject({ host: '127.0.0.1', port: 3306, user: 'backtrack', connectTimeout: 10_000 });
+    expect(cfg.sources[0]?.binlog.uploadInterval).toBe(5000);
+    expect(cfg.sources[0]?.verify.scratch).toMatchObject({ mode: 'spawn', startTimeout: 120_000 });
+    expect(cfg.retention).toEqual({ keepLast: 7, keepDaily: 7, keepWeekly: 4, keepMonthly: 6 });
+    expect(cfg.http.listen).toBe('127.0.0.1:9464');
+  });
+
+  it('names the field, the problem and the value for a wrong type', () => {
+    expect(problems({ sources: [{ name: 'main', mysql: { port: 'abc' } }] })).toMatch(/sources\[0\]\.mysql\.port: expected number, received string \(got "abc"\)/);
+  });
+
+  it('says how to write a duration', () => {
+    expect(problems({ sources: [{ name: 'main', binlog: { uploadInterval: 'fast' } }] })).toMatch(/sources\[0\]\.binlog\.uploadInterval: uploadInterval must be a duration such as 500ms, 5s/);
+  });
+
+  it('refuses a password written into the file and says where secrets go', () => {
+    expect(problems({ sources: [{ name: 'main', mysql: { password: 'hunter2' } }] })).toMatch(/unknown option password; secrets are never written in the config file: use passwordFile/);
+    expect(problems({ sources: [{ name: 'main', mysql: { password: 'hunter2' } }] })).not.toMatch(/hunter2/);
+  });
+
+  it('refuses a config without sources and a duplicate source name', () => {
+    expect(problems({})).toMatch(/sources: expected array/);
+    expect(problems({ sources: [{ name: 'a' }, { name: 'a' }] })).toMatch(/source name "a" is used twice/);
+  });
+
+  it('refuses a source name that cannot name a folder', () => {
+    expect(problems({ sources: [{ name: 'Main DB' }] })).toMatch(/lower-case letters, digits/);
+  });
+
+  it('resolves relative paths against the config file', () => {
+    const cfg = parseConfig({ repository: { url: './repo' }, workDir: 'work', sources: [{ name: 'm', mysql: { passwordFile: 'secret' } }] }, '/etc/bt/backtrack.yaml');
+    expect(cfg.repository.url).toBe('file:///etc/bt/repo');
+    expect(cfg.workDir).toBe('/etc/bt/work');
+    expect(cfg.sources[0]?.mysql.passwordFile).toBe('/etc/bt/secret');
+  });
+
+  it('keeps s3:// and file:// URLs as they are', () => {
+    expect(parseConfig({ repository: { url: 's3://bkt/prefix' }, ...minimal }).repository.url).toBe('s3://bkt/prefix');
+    expect(parseConfig({ repository: { url: 'file:///var/x' }, ...minimal }).repository.url).toBe('file:///var/x');
+  });
+});
+
+describe('loadConfig', () => {
+  it('points at the missing file and what to do', () => {
+    expect(() => loadConfig('/nonexistent/backtrack.yaml')).toThrow(/does not exist; pass --config FILE, set BACKTRACK_CONFIG/);
+  });
+
+  it('reports YAML syntax errors with the line', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bt-cfg-'));
+    const file = path.join(dir, 'bad.yaml');
+    await writeFile(file, 'sources:\n  - name: main\n    mysql: { port: 1\n');
+    expect(() => loadConfig(file)).toThrow(/is not valid YAML at line \d+/);
+  });
+
+  it('prefers --config, then BACKTRACK_CONFIG, then config/backtrack.yaml', () => {
+    expect(resolveConfigPath('/a.yaml', { BACKTRACK_CONFIG: '/b.yaml' })).toBe('/a.yaml');
+    expect(resolveConfigPath(undefined, { BACKTRACK_CONFIG: '/b.yaml' })).toBe('/b.yaml');
+    expect(resolveConfigPath(undefined, {})).toBe(path.resolve('config/backtrack.yaml'));
+  });
+});
+
+describe('selectSource', () => {
+  const cfg = parseConfig({ sources: [{ name: 'a' }, { name: 'b' }] });
+  it('needs --source when several are configured', () => {
+    expect(() => selectSource(cfg, undefined)).toThrow(/several sources are configured \(a, b\); pick one with --source/);
+    expect(selectSource(cfg, 'b').name).toBe('b');
+    expect(() => selectSource(cfg, 'c')).toThrow(/no source named "c"/);
+  });
+});

@@ -1,9 +1,10 @@
 /** Every command, in the order help lists them. */
 import type { Command } from './command.js';
 import { backupCommand } from './backup.js';
+import { binlogCommand } from './binlog.js';
 import { checkCommand } from './check.js';
 import { helpCommand } from './help.js';
 import { listCommand } from './list.js';
 import { restoreCommand } from './restore.js';
 
-export const COMMANDS: Command[] = [backupCommand, listCommand, restoreCommand, checkCommand, helpCommand];
+export const COMMANDS: Command[] = [backupCommand, listCommand, restoreCommand, binlogCommand, checkCommand, helpCommand];

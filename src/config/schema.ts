@@ -56,6 +56,7 @@ const BinlogSchema = z
     enabled: z.boolean().default(true).describe('Archive this source\'s binary log continuously.'),
     uploadInterval: duration('uploadInterval').prefault('5s').describe('How often new bytes of the active binlog are uploaded (the recovery point lag).'),
     spoolDir: z.string().optional().describe('Local directory for the binlog stream before upload. Default: <workDir>/spool/<source>.'),
+    replicaServerId: z.number().int().min(1).max(4294967295).optional().describe('server_id the binlog stream uses on the source (must differ from every replica). Default: derived from the source name, above 4000000000.'),
   })
   .strict();
 

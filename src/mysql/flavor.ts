@@ -147,3 +147,26 @@ export function parseSnapshotComment(line: string): Partial<SnapshotPoint> | und
 export function opensMultilineGtid(line: string): boolean {
   return /GTID_PURGED\s*=/.test(line) && (line.match(/'/g) ?? []).length % 2 === 1;
 }
+
+/**
+ * Arguments that stream a server's binary log raw into `spoolDir`, from
+ * `startFile` on, never stopping. The replica server id identifies the
+ * stream on the server (two streams with one id would evict each other).
+ */
+export function binlogStreamArgs(flavor: Flavor, spoolDir: string, startFile: string, replicaServerId: number): string[] {
+  const idFlag = flavor === 'mariadb' ? `--stop-never-slave-server-id=${replicaServerId}` : `--connection-server-id=${replicaServerId}`;
+  return ['--read-from-remote-server', '--raw', '--stop-never', idFlag, `--result-file=${spoolDir.endsWith('/') ? spoolDir : `${spoolDir}/`}`, startFile];
+}
+
+/** Arguments that turn binlog file(s) into SQL for replay, between two positions. */
+export function binlogReplayArgs(flavor: Flavor, o: { start?: number | undefined; stop?: number | undefined; noBinlog: boolean }): string[] {
+  const args: string[] = [];
+  if (o.start !== undefined) args.push(`--start-position=${o.start}`);
+  if (o.stop !== undefined) args.push(`--stop-position=${o.stop}`);
+  if (o.noBinlog) args.push('--disable-log-bin');
+  // Both keep the source's GTIDs, so the target's GTID state continues the
+  // source's (MySQL writes SET GTID_NEXT per transaction, MariaDB sets
+  // gtid_domain_id/server_id/seq_no).
+  void flavor;
+  return args;
+}

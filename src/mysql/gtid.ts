@@ -75,6 +75,14 @@ export class GtidSet {
     this.sids.set(sid, merged);
   }
 
+  /** Add every transaction of `other` (a union). */
+  addAll(other: GtidSet): this {
+    if (other.flavor !== this.flavor) throw new UsageError(`cannot mix ${other.flavor} and ${this.flavor} GTID sets`);
+    for (const [domain, v] of other.domains) this.add({ flavor: 'mariadb', domain, server: v.server, seq: v.seq });
+    for (const [sid, ivs] of other.sids) for (const [s, e] of ivs) this.addInterval(sid, s, e);
+    return this;
+  }
+
   /** Whether the transaction is in the set (MariaDB: at or below its domain's position). */
   contains(g: Gtid): boolean {
     if (g.flavor === 'mariadb') {

@@ -1,0 +1,390 @@
+/**
+ * The binlog archiver: streams a source's binary log over the replication
+ * protocol (mariadb-binlog / mysqlbinlog --raw --stop-never) into a local
+ * spool, and uploads it: new bytes of the active file every uploadInterval
+ * as a piece, each closed file whole as soon as it closes (replacing its
+ * pieces). It never rotates the source's logs.
+ *
+ * Resuming is by the repository alone: on start (after a restart or kill -9)
+ * it reads what is archived in the source's current timeline and streams
+ * from that file again, uploading only the bytes after what is stored, so
+ * there is no gap and no duplicate. A dropped connection or a restarted
+ * source reconnects with backoff; a different server (failover) starts a new
+ * timeline; a binlog purged before it was archived is recorded as a gap.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Config, SourceConfig } from '../config/schema.js';
+import { asBacktrackError } from '../errors.js';
+import { BinlogParser, type TransactionInfo } from '../mysql/binlog-events.js';
+import { withClientCredentials } from '../mysql/client.js';
+import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
+import { binlogStreamArgs } from '../mysql/flavor.js';
+import { GtidSet, formatGtid, type Flavor } from '../mysql/gtid.js';
+import { binaryLogs, serverInfo, type ServerInfo } from '../mysql/server.js';
+import type { Logger } from '../observability/logger.js';
+import { runTool, type ToolProcess } from '../pipeline/spawn.js';
+import { objectSuffix } from '../pipeline/stages.js';
+import { uploadCompressed } from '../pipeline/upload.js';
+import type { Repository } from '../repository/repository.js';
+import { codecFor, sourceSpec, toolPaths } from '../runtime/context.js';
+import { putJson } from '../storage/util.js';
+import { loadChain } from './chain.js';
+import { binlogKeys, fileIndex, nextFileName, timelineOf, type GapRecord, type Sidecar, type SidecarTrx } from './sidecar.js';
+
+/** What the archiver reports (metrics, tests, the daemon). */
+export interface ArchiverEvents {
+  onSegment?: (s: Sidecar) => void;
+  onGap?: (g: GapRecord) => void;
+  /** Seconds the oldest not-yet-uploaded event has waited (0 when caught up). */
+  onLag?: (seconds: number) => void;
+  onError?: (err: unknown) => void;
+}
+
+export interface ArchiverOptions {
+  cfg: Config;
+  source: SourceConfig;
+  repo: Repository;
+  log: Logger;
+  events?: ArchiverEvents;
+}
+
+/** Statistics of a byte range being prepared for upload. */
+interface RangeStats {
+  transactions: number;
+  first?: SidecarTrx | undefined;
+  last?: SidecarTrx | undefined;
+  gtids: GtidSet;
+  firstEventTime?: number | undefined;
+  lastEventTime?: number | undefined;
+}
+
+/** One spool file being followed. */
+interface Followed {
+  name: string;
+  parser: BinlogParser;
+  /** Bytes of the spool file fed to the parser. */
+  readUpTo: number;
+  /** Bytes of this file already in the repository. */
+  uploadedUpTo: number;
+  whole: RangeStats;
+  pending: RangeStats;
+  /** When the first event not yet uploaded was seen (for the lag). */
+  pendingSince?: number | undefined;
+}
+
+const newStats = (flavor: Flavor): RangeStats => ({ transactions: 0, gtids: new GtidSet(flavor) });
+
+/** The default replica server id: stable per source, above the usual ranges. */
+export function defaultReplicaServerId(source: string): number {
+  return 4_000_000_000 + (createHash('sha256').update(source).digest().readUInt32BE(0) % 200_000_000);
+}
+
+export class BinlogArchiver {
+  private stopping = false;
+  private stopSignal = new AbortController();
+  private running?: Promise<void>;
+  private child?: ToolProcess | undefined;
+  private readonly spec: ConnectionSpec;
+  private readonly spoolDir: string;
+  private readonly log: Logger;
+
+  constructor(private readonly o: ArchiverOptions) {
+    this.spec = sourceSpec(o.source);
+    this.spoolDir = o.source.binlog.spoolDir ?? path.join(o.cfg.workDir, 'spool', o.source.name);
+    this.log = o.log.child({ source: o.source.name, job: 'binlog' });
+  }
+
+  /** Start archiving in the background; idempotent. */
+  start(): Promise<void> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Upload what is complete, stop streaming, and resolve when done; idempotent. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.stopSignal.abort();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    let backoff = 1000;
+    while (!this.stopping) {
+      const began = Date.now();
+      try {
+        await this.session();
+      } catch (err) {
+        if (this.stopping) break;
+        this.o.events?.onError?.(err);
+        this.log.error({ err: asBacktrackError(err) }, 'binlog archiving interrupted; reconnecting');
+      }
+      if (this.stopping) break;
+      if (Date.now() - began > 60_000) backoff = 1000;
+      await sleep(backoff, this.stopSignal.signal);
+      backoff = Math.min(backoff * 2, 30_000);
+    }
+  }
+
+  /** One connection's worth of archiving: decide where to start, stream, upload. */
+  private async session(): Promise<void> {
+    const info = await this.inspect();
+    const timeline = timelineOf(info.flavor, info.identity);
+    const start = await this.startPoint(info, timeline);
+    await rm(this.spoolDir, { recursive: true, force: true });
+    await mkdir(this.spoolDir, { recursive: true });
+    this.log.info({ timeline, file: start.file, resumeAt: start.uploadedUpTo }, 'binlog archiving started');
+    const tool = toolPaths(this.o.cfg, info.flavor).binlog;
+    const replicaId = this.o.source.binlog.replicaServerId ?? defaultReplicaServerId(this.o.source.name);
+    await withClientCredentials(this.spec, async (cred) => {
+      const child = runTool(tool, [...cred, ...binlogStreamArgs(info.flavor, this.spoolDir, start.file, replicaId)], { label: tool, stdin: 'ignore' });
+      this.child = child;
+      child.stdout.resume();
+      let exited = false;
+      const exit = child.done.then(
+        () => (exited = true),
+        (err: unknown) => {
+          exited = true;
+          throw err;
+        },
+      );
+      exit.catch(() => undefined);
+      const followed = new Map<string, Followed>();
+      const ctx = { info, timeline, followed, resume: start };
+      try {
+        while (!this.stopping && !exited) {
+          await this.pass(ctx);
+          await Promise.race([sleep(this.o.source.binlog.uploadInterval, this.stopSignal.signal), exit.catch(() => undefined)]);
+        }
+        // Whatever is complete goes up before we let go: on stop, and after the stream died.
+        await this.pass(ctx);
+      } finally {
+        child.kill();
+        await child.done.catch(() => undefined);
+        this.child = undefined;
+      }
+      await exit; // a stream that died is an error (reconnect with backoff)
+    });
+  }
+
+  private async inspect(): Promise<ServerInfo> {
+    const conn = await connect(this.spec);
+    try {
+      const info = await serverInfo(conn);
+      if (!info.logBin) throw new Error(`source ${this.o.source.name} has log_bin=OFF: there is no binary log to archive; enable it in the server config`);
+      return info;
+    } finally {
+      await closeQuietly(conn);
+    }
+  }
+
+  /** Where to stream from: after what the repository holds, or the oldest file the server has. */
+  private async startPoint(info: ServerInfo, timeline: string): Promise<{ file: string; uploadedUpTo: number }> {
+    const conn = await connect(this.spec);
+    let logs: Array<{ name: string }>;
+    try {
+      logs = await binaryLogs(conn);
+    } finally {
+      await closeQuietly(conn);
+    }
+    if (logs.length === 0) throw new Error('the source lists no binary logs (SHOW BINARY LOGS is empty)');
+    const chain = await loadChain(this.o.repo, this.o.source.name);
+    await this.noteFailover(chain, timeline, logs[0]?.name ?? '');
+    const tl = chain.find((t) => t.id === timeline);
+    const last = tl?.files[tl.files.length - 1];
+    const names = logs.map((l) => l.name);
+    if (!last) return { file: names[0] as string, uploadedUpTo: 0 };
+    const want = last.whole ? nextFileName(last.file) : last.file;
+    const offset = last.whole ? 0 : last.end;
+    if (names.includes(want)) return { file: want, uploadedUpTo: offset };
+    const later = names.filter((n) => fileIndex(n) > fileIndex(last.file));
+    if (later.length === 0) {
+      if (last.whole) return { file: want, uploadedUpTo: 0 };
+      throw new Error(`${want} is no longer on the source and nothing newer is: cannot continue the archive`);
+    }
+    const resume = later[0] as string;
+    const missing: string[] = [];
+    for (let f = want; fileIndex(f) < fileIndex(resume); f = nextFileName(f)) missing.push(f);
+    await this.recordGap({
+      timeline,
+      reason: 'purged-before-archived',
+      after: { file: last.file, offset: last.end },
+      resumedAt: { file: resume, offset: 4 },
+      missingFiles: missing,
+      detail: `${missing.join(', ')} ${last.whole ? '' : `(and the end of ${last.file}) `}were purged on the source before they were archived`,
+    });
+    return { file: resume, uploadedUpTo: 0 };
+  }
+
+  /** A new timeline while an older one exists: the server changed (failover). */
+  private async noteFailover(chain: Awaited<ReturnType<typeof loadChain>>, timeline: string, firstFile: string): Promise<void> {
+    const previous = chain.filter((t) => t.id !== timeline && t.files.length).slice(-1)[0];
+    const current = chain.find((t) => t.id === timeline);
+    if (!previous || (current && (current.lastArchivedAt ?? '') >= (previous.lastArchivedAt ?? ''))) return;
+    if (previous.gaps.some((g) => g.reason === 'failover')) return;
+    const lastFile = previous.files[previous.files.length - 1];
+    await this.recordGap({
+      timeline: previous.id,
+      reason: 'failover',
+      after: lastFile ? { file: lastFile.file, offset: lastFile.end } : undefined,
+      missingFiles: [],
+      detail: `the source is now a different server (timeline ${timeline}, from ${firstFile}); this timeline's archive ends here`,
+    });
+  }
+
+  private async recordGap(g: Omit<GapRecord, 'format' | 'source' | 'detectedAt'>): Promise<void> {
+    const at = new Date();
+    const record: GapRecord = { format: 1, source: this.o.source.name, detectedAt: at.toISOString(), ...g };
+    await putJson(this.o.repo.store, binlogKeys.gap(this.o.source.name, g.timeline, at, g.after?.file ?? 'start'), record);
+    this.log.error({ gap: record }, `binlog gap: ${record.detail}`);
+    this.o.events?.onGap?.(record);
+  }
+
+  /** Read what the stream wrote since the last pass and upload what is complete. */
+  private async pass(ctx: { info: ServerInfo; timeline: string; followed: Map<string, Followed>; resume: { file: string; uploadedUpTo: number } }): Promise<void> {
+    const names = (await readdir(this.spoolDir)).filter((n) => !n.startsWith('.')).sort((a, b) => fileIndex(a) - fileIndex(b));
+    let lag = 0;
+    for (const [i, name] of names.entries()) {
+      let f = ctx.followed.get(name);
+      if (!f) {
+        const uploadedUpTo = name === ctx.resume.file ? ctx.resume.uploadedUpTo : 0;
+        f = this.follow(name, ctx.info.flavor, uploadedUpTo);
+        ctx.followed.set(name, f);
+      }
+      await this.readNew(f);
+      const newerExists = i < names.length - 1;
+      const closed = f.parser.facts.closedBy !== undefined || newerExists;
+      if ((f.parser.facts.closedBy !== undefined && f.parser.boundary === f.readUpTo) || (newerExists && closed)) {
+        await this.uploadWhole(ctx, f);
+        ctx.followed.delete(name);
+        await rm(path.join(this.spoolDir, name), { force: true });
+        continue;
+      }
+      if (f.parser.boundary > Math.max(f.uploadedUpTo, 4)) await this.uploadPiece(ctx, f);
+      if (f.pendingSince !== undefined) lag = Math.max(lag, (Date.now() - f.pendingSince) / 1000);
+    }
+    this.o.events?.onLag?.(lag);
+  }
+
+  private follow(name: string, flavor: Flavor, uploadedUpTo: number): Followed {
+    const f: Followed = { name, readUpTo: 0, uploadedUpTo, whole: newStats(flavor), pending: newStats(flavor), parser: undefined as unknown as BinlogParser };
+    f.parser = new BinlogParser(flavor, {
+      onEvent: (e) => {
+        for (const s of e.end > f.uploadedUpTo ? [f.whole, f.pending] : [f.whole]) {
+          s.firstEventTime ??= e.timestamp;
+          s.lastEventTime = e.timestamp;
+        }
+        if (e.end > f.uploadedUpTo) f.pendingSince ??= Date.now();
+      },
+      onTransaction: (t) => {
+        addTrx(f.whole, t);
+        if (t.end > f.uploadedUpTo) addTrx(f.pending, t);
+      },
+    });
+    return f;
+  }
+
+  private async readNew(f: Followed): Promise<void> {
+    const file = path.join(this.spoolDir, f.name);
+    const size = (await stat(file)).size;
+    if (size <= f.readUpTo) return;
+    const fh = await open(file, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1024 * 1024);
+      while (f.readUpTo < size) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - f.readUpTo), f.readUpTo);
+        if (bytesRead === 0) break;
+        f.parser.push(buf.subarray(0, bytesRead));
+        f.readUpTo += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async uploadPiece(ctx: { info: ServerInfo; timeline: string }, f: Followed): Promise<void> {
+    const start = Math.max(f.uploadedUpTo, 0);
+    const end = f.parser.boundary;
+    const suffix = objectSuffix(!!this.o.cfg.repository.encryption);
+    const key = binlogKeys.piece(this.o.source.name, ctx.timeline, f.name, start, suffix);
+    const stored = await this.uploadRange(f.name, start, end, key);
+    const sidecar = this.sidecar(ctx, f, 'piece', start, end, f.pending, key.split('/').pop() as string, stored, false);
+    if (start === 0 && f.parser.facts.startGtids) sidecar.startGtids = f.parser.facts.startGtids.toString();
+    await putJson(this.o.repo.store, binlogKeys.pieceSidecar(this.o.source.name, ctx.timeline, f.name, start), sidecar);
+    f.uploadedUpTo = end;
+    f.pending = newStats(ctx.info.flavor);
+    f.pendingSince = undefined;
+    this.o.events?.onSegment?.(sidecar);
+  }
+
+  private async uploadWhole(ctx: { info: ServerInfo; timeline: string }, f: Followed): Promise<void> {
+    const suffix = objectSuffix(!!this.o.cfg.repository.encryption);
+    const key = binlogKeys.file(this.o.source.name, ctx.timeline, f.name, suffix);
+    // A file the server left without a rotate or stop event (a crash) ends at
+    // its last complete event; a torn event after it was never committed.
+    const end = f.parser.boundary;
+    if (end < f.readUpTo) this.log.warn({ file: f.name, end, size: f.readUpTo }, 'binlog file ends with an incomplete event (server crash); archived up to the last complete event');
+    const stored = await this.uploadRange(f.name, 0, end, key);
+    const sidecar = this.sidecar(ctx, f, 'file', 0, end, f.whole, key.split('/').pop() as string, stored, f.parser.facts.closedBy !== undefined);
+    sidecar.startGtids = f.parser.facts.startGtids?.toString();
+    await putJson(this.o.repo.store, binlogKeys.fileSidecar(this.o.source.name, ctx.timeline, f.name), sidecar);
+    // The whole file is stored: its pieces are redundant now.
+    await this.o.repo.deletePrefix(binlogKeys.piecesPrefix(this.o.source.name, ctx.timeline, f.name));
+    f.uploadedUpTo = end;
+    this.log.info({ file: f.name, bytes: end, transactions: f.whole.transactions }, 'binlog file archived');
+    this.o.events?.onSegment?.(sidecar);
+  }
+
+  private async uploadRange(name: string, start: number, end: number, key: string) {
+    const raw = createReadStream(path.join(this.spoolDir, name), { start, end: end - 1, highWaterMark: 1024 * 1024 });
+    return uploadCompressed(raw, this.o.repo.store, key, { codec: codecFor(this.o.cfg, this.o.source) });
+  }
+
+  private sidecar(ctx: { info: ServerInfo; timeline: string }, f: Followed, kind: 'file' | 'piece', start: number, end: number, st: RangeStats, objectName: string, stored: { size: number; sha256: string; rawSize: number }, closed: boolean): Sidecar {
+    const iso = (s?: number) => (s === undefined ? undefined : new Date(s * 1000).toISOString());
+    return {
+      format: 1,
+      source: this.o.source.name,
+      timeline: ctx.timeline,
+      file: f.name,
+      kind,
+      start,
+      end,
+      closed,
+      ...(f.parser.facts.nextFile ? { nextFile: f.parser.facts.nextFile } : {}),
+      checksum: f.parser.facts.checksum,
+      firstEventTime: iso(st.firstEventTime),
+      lastEventTime: iso(st.lastEventTime),
+      transactions: st.transactions,
+      firstTransaction: st.first,
+      lastTransaction: st.last,
+      gtids: st.gtids.toString(),
+      object: { name: objectName, size: stored.size, sha256: stored.sha256, rawSize: stored.rawSize, encryption: this.o.cfg.repository.encryption ? 'age' : null },
+      server: { flavor: ctx.info.flavor, serverId: ctx.info.identity.serverId, hostname: ctx.info.identity.hostname, port: ctx.info.identity.port, ...(ctx.info.identity.serverUuid ? { serverUuid: ctx.info.identity.serverUuid } : {}) },
+      archivedAt: new Date().toISOString(),
+    };
+  }
+}
+
+function addTrx(s: RangeStats, t: TransactionInfo): void {
+  const trx: SidecarTrx = { start: t.start, end: t.end, timestamp: t.timestamp, ...(t.gtid ? { gtid: formatGtid(t.gtid) } : {}) };
+  s.transactions++;
+  s.first ??= trx;
+  s.last = trx;
+  if (t.gtid) s.gtids.add(t.gtid);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

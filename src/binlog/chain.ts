@@ -1,0 +1,232 @@
+/**
+ * The binlog chain of a source as the repository holds it: per timeline, the
+ * archived files in order (each a whole file or its pieces so far), every gap
+ * (recorded by the archiver, or found here: a missing file, pieces that do
+ * not meet, a GTID discontinuity), and the restorable windows: stretches
+ * without a gap that start at a backup's snapshot point.
+ */
+import { GtidSet, type Flavor } from '../mysql/gtid.js';
+import type { Manifest } from '../repository/manifest.js';
+import type { Repository } from '../repository/repository.js';
+import { getJson } from '../storage/util.js';
+import { GapSchema, SidecarSchema, binlogKeys, fileIndex, timelineOf, type GapRecord, type Sidecar } from './sidecar.js';
+
+/** One binlog file as archived. */
+export interface ChainFile {
+  file: string;
+  index: number;
+  /** The whole file, or its pieces in offset order. */
+  segments: Sidecar[];
+  /** Archived byte range [4 or first piece start, end). */
+  end: number;
+  closed: boolean;
+  whole: boolean;
+}
+
+/** A break in the chain: transactions that cannot be replayed. */
+export interface Gap {
+  timeline: string;
+  reason: GapRecord['reason'];
+  detail: string;
+  /** The last archived point before the gap. */
+  before?: { file: string; offset: number; time?: string | undefined } | undefined;
+  /** The first archived point after it. */
+  after?: { file: string; offset: number; time?: string | undefined } | undefined;
+}
+
+export interface Timeline {
+  id: string;
+  flavor: Flavor;
+  files: ChainFile[];
+  gaps: Gap[];
+  lastTransactionTime?: string | undefined;
+  lastArchivedAt?: string | undefined;
+}
+
+/** A point in a timeline's log. */
+export interface LogPoint {
+  file: string;
+  offset: number;
+}
+
+/** Order two points of one timeline. */
+export function comparePoints(a: LogPoint, b: LogPoint): number {
+  return fileIndex(a.file) - fileIndex(b.file) || a.offset - b.offset;
+}
+
+/** Read every sidecar and gap record of a source and build its timelines. */
+export async function loadChain(repo: Repository, source: string): Promise<Timeline[]> {
+  const objs = await repo.store.list(binlogKeys.prefix(source));
+  const sidecars: Sidecar[] = [];
+  const gapRecords: GapRecord[] = [];
+  for (const o of objs) {
+    if (!o.key.endsWith('.json')) continue;
+    const raw = await getJson(repo.store, o.key);
+    if (o.key.includes('/gaps/')) {
+      const g = GapSchema.safeParse(raw);
+      if (g.success) gapRecords.push(g.data);
+    } else {
+      const s = SidecarSchema.safeParse(raw);
+      if (s.success) sidecars.push(s.data);
+    }
+  }
+  const byTimeline = new Map<string, Sidecar[]>();
+  for (const s of sidecars) byTimeline.set(s.timeline, [...(byTimeline.get(s.timeline) ?? []), s]);
+  const ids = new Set([...byTimeline.keys(), ...gapRecords.map((g) => g.timeline)]);
+  return [...ids].map((id) => buildTimeline(id, byTimeline.get(id) ?? [], gapRecords.filter((g) => g.timeline === id))).sort((a, b) => ((a.lastArchivedAt ?? '') < (b.lastArchivedAt ?? '') ? -1 : 1));
+}
+
+/** Assemble one timeline from its sidecars; pure, so it is unit-tested directly. */
+export function buildTimeline(id: string, sidecars: Sidecar[], records: GapRecord[]): Timeline {
+  const byFile = new Map<string, Sidecar[]>();
+  for (const s of sidecars) byFile.set(s.file, [...(byFile.get(s.file) ?? []), s]);
+  const files: ChainFile[] = [...byFile.entries()]
+    .map(([file, segs]) => {
+      const whole = segs.find((s) => s.kind === 'file');
+      const segments = whole ? [whole] : segs.filter((s) => s.kind === 'piece').sort((a, b) => a.start - b.start);
+      const last = segments[segments.length - 1] as Sidecar;
+      return { file, index: fileIndex(file), segments, end: last.end, closed: whole?.closed ?? false, whole: !!whole };
+    })
+    .sort((a, b) => a.index - b.index);
+  const flavor = (sidecars[0]?.server.flavor ?? 'mariadb') as Flavor;
+  const gaps: Gap[] = records.map((r) => ({
+    timeline: id,
+    reason: r.reason,
+    detail: r.detail,
+    before: r.after ? { file: r.after.file, offset: r.after.offset } : undefined,
+    after: r.resumedAt ? { file: r.resumedAt.file, offset: r.resumedAt.offset } : undefined,
+  }));
+  gaps.push(...findGaps(id, flavor, files));
+  const lastSeg = files[files.length - 1]?.segments.slice(-1)[0];
+  const allSegs = files.flatMap((f) => f.segments);
+  return {
+    id,
+    flavor,
+    files,
+    gaps: dedupeGaps(gaps).sort((a, b) => comparePoints(a.before ?? { file: '', offset: 0 }, b.before ?? { file: '', offset: 0 })),
+    lastTransactionTime: lastTxTime(files),
+    lastArchivedAt: allSegs.map((s) => s.archivedAt).sort().slice(-1)[0] ?? lastSeg?.archivedAt,
+  };
+}
+
+function lastTxTime(files: ChainFile[]): string | undefined {
+  for (let i = files.length - 1; i >= 0; i--) {
+    const segs = (files[i] as ChainFile).segments;
+    for (let j = segs.length - 1; j >= 0; j--) {
+      const t = (segs[j] as Sidecar).lastTransaction;
+      if (t) return new Date(t.timestamp * 1000).toISOString();
+    }
+  }
+  return undefined;
+}
+
+function findGaps(id: string, flavor: Flavor, files: ChainFile[]): Gap[] {
+  const gaps: Gap[] = [];
+  files.forEach((f, i) => {
+    // Pieces of one file must meet end to start.
+    for (let j = 1; j < f.segments.length; j++) {
+      const prev = f.segments[j - 1] as Sidecar;
+      const cur = f.segments[j] as Sidecar;
+      if (cur.start !== prev.end) {
+        gaps.push({ timeline: id, reason: 'missing-segment', detail: `bytes ${prev.end}..${cur.start} of ${f.file} are not in the repository`, before: { file: f.file, offset: prev.end }, after: { file: f.file, offset: cur.start } });
+      }
+    }
+    const first = f.segments[0] as Sidecar;
+    if (first.start > 4 && i > 0) {
+      gaps.push({ timeline: id, reason: 'missing-segment', detail: `the start of ${f.file} (bytes 4..${first.start}) is not in the repository`, before: { file: f.file, offset: 4 }, after: { file: f.file, offset: first.start } });
+    }
+    const next = files[i + 1];
+    if (!next) return;
+    if (next.index !== f.index + 1) {
+      const missing = [];
+      for (let k = f.index + 1; k < next.index; k++) missing.push(f.file.replace(/\d+$/, String(k).padStart(f.file.match(/(\d+)$/)?.[1]?.length ?? 6, '0')));
+      gaps.push({ timeline: id, reason: 'missing-segment', detail: `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in the repository`, before: { file: f.file, offset: f.end }, after: { file: next.file, offset: 4 } });
+    } else if (!f.whole) {
+      gaps.push({ timeline: id, reason: 'missing-segment', detail: `${f.file} was archived only up to byte ${f.end}; its end is not in the repository`, before: { file: f.file, offset: f.end }, after: { file: next.file, offset: 4 } });
+    }
+    const disc = gtidDiscontinuity(flavor, f, next);
+    if (disc) gaps.push({ timeline: id, reason: 'gtid-discontinuity', detail: disc, before: { file: f.file, offset: f.end }, after: { file: next.file, offset: 4 } });
+  });
+  return gaps;
+}
+
+/** The next file's starting GTID state must not hold transactions we never saw. */
+function gtidDiscontinuity(flavor: Flavor, f: ChainFile, next: ChainFile): string | undefined {
+  const start = f.segments[0]?.startGtids;
+  const nextStart = next.segments[0]?.startGtids;
+  if (start === undefined || nextStart === undefined) return undefined;
+  const seen = GtidSet.parse(flavor, start);
+  for (const s of f.segments) seen.addAll(GtidSet.parse(flavor, s.gtids));
+  if (seen.containsAll(GtidSet.parse(flavor, nextStart))) return undefined;
+  return `${next.file} starts at GTID state ${nextStart}, but the archive up to the end of ${f.file} only reaches ${seen.toString() || '(empty)'}`;
+}
+
+function dedupeGaps(gaps: Gap[]): Gap[] {
+  const seen = new Set<string>();
+  return gaps.filter((g) => {
+    const k = `${g.reason}|${g.before?.file}:${g.before?.offset}|${g.after?.file}:${g.after?.offset}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** A stretch of time that can be restored to any second. */
+export interface RestorableWindow {
+  timeline: string;
+  from: string;
+  to: string;
+  /** The oldest backup the window starts at. */
+  fromBackup: string;
+}
+
+/** The timeline a backup's snapshot point belongs to. */
+export function backupTimeline(m: Manifest): string {
+  return timelineOf(m.server.flavor, m.server.identity);
+}
+
+/** Restorable windows: from each backup that starts a gap-free stretch, to the end of that stretch. */
+export function restorableWindows(timelines: Timeline[], manifests: Manifest[]): RestorableWindow[] {
+  const windows: RestorableWindow[] = [];
+  for (const tl of timelines) {
+    const backups = manifests.filter((m) => m.snapshot && backupTimeline(m) === tl.id).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const stretches = stretchesOf(tl);
+    for (const st of stretches) {
+      const inside = backups.filter((m) => {
+        const p = { file: m.snapshot!.file, offset: m.snapshot!.position };
+        return comparePoints(p, st.from) >= 0 && comparePoints(p, st.to) <= 0;
+      });
+      const first = inside[0];
+      if (!first || !st.toTime) continue;
+      windows.push({ timeline: tl.id, from: first.startedAt, to: st.toTime, fromBackup: first.id });
+    }
+  }
+  return windows;
+}
+
+/** Gap-free stretches of a timeline: [from, to] points with the last transaction time. */
+export function stretchesOf(tl: Timeline): Array<{ from: LogPoint; to: LogPoint; toTime?: string | undefined }> {
+  if (tl.files.length === 0) return [];
+  const first = tl.files[0] as ChainFile;
+  const cuts = tl.gaps.filter((g) => g.before && g.after).sort((a, b) => comparePoints(a.before!, b.before!));
+  const out: Array<{ from: LogPoint; to: LogPoint; toTime?: string | undefined }> = [];
+  let from: LogPoint = { file: first.file, offset: first.segments[0]?.start || 4 };
+  for (const g of cuts) {
+    out.push({ from, to: g.before!, toTime: timeBefore(tl, g.before!) });
+    from = g.after!;
+  }
+  const last = tl.files[tl.files.length - 1] as ChainFile;
+  out.push({ from, to: { file: last.file, offset: last.end }, toTime: tl.lastTransactionTime });
+  return out.filter((s) => comparePoints(s.to, s.from) >= 0);
+}
+
+function timeBefore(tl: Timeline, p: LogPoint): string | undefined {
+  let best: number | undefined;
+  for (const f of tl.files) {
+    for (const s of f.segments) {
+      const t = s.lastTransaction;
+      if (t && comparePoints({ file: s.file, offset: t.end }, p) <= 0) best = t.timestamp;
+    }
+  }
+  return best === undefined ? undefined : new Date(best * 1000).toISOString();
+}

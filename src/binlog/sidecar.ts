@@ -1,0 +1,106 @@
+/**
+ * Binlog segments in the repository and the JSON sidecar that describes each.
+ * A segment is either a whole closed binlog file or a piece (a byte range) of
+ * the file that is still active on the source; the closed file replaces its
+ * pieces once it is complete. Segments live under a *timeline*: one server's
+ * binary log (server identity), so that after a failover the new primary's
+ * files never mix with the old one's, even though their names collide.
+ *
+ *   <source>/binlogs/<timeline>/<file>.zst[.age] + <file>.json
+ *   <source>/binlogs/<timeline>/<file>.partial/<offset>.zst[.age] + <offset>.json
+ *   <source>/binlogs/<timeline>/gaps/<time>-<file>.json
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { ServerIdentity } from '../mysql/server.js';
+import { compactTimeMs } from '../repository/layout.js';
+
+const Trx = z.object({ start: z.number(), end: z.number(), timestamp: z.number(), gtid: z.string().optional() });
+
+export const SidecarSchema = z.object({
+  format: z.literal(1),
+  source: z.string(),
+  timeline: z.string(),
+  file: z.string(),
+  kind: z.enum(['file', 'piece']),
+  /** Byte range of the original binlog file this segment holds: [start, end). */
+  start: z.number().int().nonnegative(),
+  end: z.number().int().nonnegative(),
+  /** The file ended (rotate or server stop): nothing follows in it. */
+  closed: z.boolean(),
+  nextFile: z.string().optional(),
+  /** Events carry CRC32 checksums (needed to parse a piece on its own). */
+  checksum: z.boolean(),
+  firstEventTime: z.string().optional(),
+  lastEventTime: z.string().optional(),
+  transactions: z.number().int().nonnegative(),
+  firstTransaction: Trx.optional(),
+  lastTransaction: Trx.optional(),
+  /** GTID state at the start of the file (Gtid_list / Previous_gtids), whole files and first pieces. */
+  startGtids: z.string().optional(),
+  /** GTIDs of the transactions in this segment. */
+  gtids: z.string().default(''),
+  object: z.object({ name: z.string(), size: z.number(), sha256: z.string(), rawSize: z.number(), encryption: z.enum(['age']).nullable() }),
+  server: z.object({ flavor: z.enum(['mariadb', 'mysql']), serverId: z.number(), hostname: z.string(), port: z.number(), serverUuid: z.string().optional() }),
+  archivedAt: z.string(),
+});
+export type Sidecar = z.infer<typeof SidecarSchema>;
+export type SidecarTrx = z.infer<typeof Trx>;
+
+export const GapSchema = z.object({
+  format: z.literal(1),
+  source: z.string(),
+  timeline: z.string(),
+  /** What is missing, in words a person reads in `list`. */
+  reason: z.enum(['purged-before-archived', 'failover', 'missing-segment', 'gtid-discontinuity', 'server-crash-truncation']),
+  /** Last file (and offset) archived before the gap. */
+  after: z.object({ file: z.string(), offset: z.number() }).optional(),
+  /** First file archived after the gap. */
+  resumedAt: z.object({ file: z.string(), offset: z.number() }).optional(),
+  missingFiles: z.array(z.string()).default([]),
+  detail: z.string(),
+  detectedAt: z.string(),
+});
+export type GapRecord = z.infer<typeof GapSchema>;
+
+/** A timeline id from a server identity: stable across restarts, new after a failover. */
+export function timelineOf(flavor: string, id: ServerIdentity): string {
+  const who = id.serverUuid ? id.serverUuid : `${id.hostname}:${id.port}`;
+  return `${flavor}-${id.serverId}-${createHash('sha256').update(who).digest('hex').slice(0, 8)}`;
+}
+
+export const binlogKeys = {
+  prefix: (source: string) => `${source}/binlogs/`,
+  timelinePrefix: (source: string, tl: string) => `${source}/binlogs/${tl}/`,
+  file: (source: string, tl: string, file: string, suffix: string) => `${source}/binlogs/${tl}/${file}${suffix}`,
+  fileSidecar: (source: string, tl: string, file: string) => `${source}/binlogs/${tl}/${file}.json`,
+  piecesPrefix: (source: string, tl: string, file: string) => `${source}/binlogs/${tl}/${file}.partial/`,
+  piece: (source: string, tl: string, file: string, offset: number, suffix: string) => `${source}/binlogs/${tl}/${file}.partial/${pad(offset)}${suffix}`,
+  pieceSidecar: (source: string, tl: string, file: string, offset: number) => `${source}/binlogs/${tl}/${file}.partial/${pad(offset)}.json`,
+  gap: (source: string, tl: string, at: Date, file: string) => `${source}/binlogs/${tl}/gaps/${compactTimeMs(at)}-${file}.json`,
+};
+
+function pad(n: number): string {
+  return String(n).padStart(20, '0');
+}
+
+/** The numeric suffix of a binlog file name (mysql-bin.000042 -> 42). */
+export function fileIndex(file: string): number {
+  const m = /\.(\d+)$/.exec(file);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** The next binlog file name after `file` (same base, index + 1, same width). */
+export function nextFileName(file: string): string {
+  const m = /^(.*\.)(\d+)$/.exec(file);
+  if (!m) return `${file}.next`;
+  const n = String(Number(m[2]) + 1).padStart((m[2] as string).length, '0');
+  return `${m[1]}${n}`;
+}
+
+/** Key of a segment's data object, from its sidecar. */
+export function segmentObjectKey(s: Sidecar): string {
+  return s.kind === 'file'
+    ? `${s.source}/binlogs/${s.timeline}/${s.object.name}`
+    : `${s.source}/binlogs/${s.timeline}/${s.file}.partial/${s.object.name}`;
+}

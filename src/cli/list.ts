@@ -2,6 +2,7 @@
 import { selectSource } from '../config/load.js';
 import type { SourceConfig } from '../config/schema.js';
 import type { Repository } from '../repository/repository.js';
+import { loadChain, restorableWindows, type Gap, type RestorableWindow } from '../binlog/chain.js';
 import { openRepository } from '../runtime/context.js';
 import { str, type Command } from './command.js';
 import { ago, formatBytes, formatDuration, isoSeconds, table } from './format.js';
@@ -25,12 +26,24 @@ export interface SourceListing {
   source: string;
   backups: ListedBackup[];
   leftovers: Array<{ id: string; objects: number }>;
+  /** The newest gap-free window, and any older ones. */
+  window: RestorableWindow | null;
+  windows: RestorableWindow[];
+  binlog: { timelines: Array<{ id: string; files: number; lastTransactionTime?: string | undefined; lastArchivedAt?: string | undefined }>; gaps: Gap[] };
 }
 
 /** Gather the listing of one source. */
 export async function listSource(repo: Repository, source: SourceConfig): Promise<SourceListing> {
   const { backups, leftovers } = await repo.listBackups(source.name);
+  const timelines = await loadChain(repo, source.name);
+  const windows = restorableWindows(timelines, backups.map((b) => b.manifest)).sort((a, b) => (a.to < b.to ? -1 : 1));
   return {
+    window: windows[windows.length - 1] ?? null,
+    windows,
+    binlog: {
+      timelines: timelines.map((t) => ({ id: t.id, files: t.files.length, lastTransactionTime: t.lastTransactionTime, lastArchivedAt: t.lastArchivedAt })),
+      gaps: timelines.flatMap((t) => t.gaps),
+    },
     source: source.name,
     backups: backups.map(({ manifest: m }) => ({
       id: m.id,
@@ -63,6 +76,11 @@ export function renderListing(l: SourceListing, now = new Date()): string {
     ]);
     lines.push(table(['  backup', 'state', 'finished', 'size', 'took', 'snapshot'], rows.map((r) => [`  ${r[0]}`, ...r.slice(1)])));
   }
+  if (l.window) lines.push(`  restorable window: ${isoSeconds(l.window.from)} .. ${isoSeconds(l.window.to)} (from backup ${l.window.fromBackup}, any second in between)`);
+  else lines.push(`  restorable window: none${l.backups.length ? ' (no binlog archived after a backup\'s snapshot point; run the archiver: backtrack binlog or the daemon)' : ''}`);
+  for (const w of l.windows.slice(0, -1)) lines.push(`  older window:      ${isoSeconds(w.from)} .. ${isoSeconds(w.to)} (from backup ${w.fromBackup})`);
+  for (const t of l.binlog.timelines) lines.push(`  binlog timeline ${t.id}: ${t.files} file(s), newest transaction ${t.lastTransactionTime ? `${isoSeconds(t.lastTransactionTime)} (${ago(t.lastTransactionTime, now)})` : 'none'}`);
+  for (const g of l.binlog.gaps) lines.push(`  GAP in ${g.timeline}: ${g.detail}${g.before ? ` (after ${g.before.file}:${g.before.offset})` : ''}`);
   if (l.leftovers.length) {
     lines.push(`  note: ${l.leftovers.length} failed backup(s) left objects without a manifest (${l.leftovers.map((x) => x.id).join(', ')}); they are not backups and are removed by the next backup or prune`);
   }

@@ -5,12 +5,16 @@ import { parseDsn } from '../mysql/dsn.js';
 import { progressFor } from '../pipeline/progress.js';
 import { cliActor } from '../repository/audit.js';
 import { restoreFull, type RestorePlan } from '../restore/full.js';
+import { restoreToPoint, type FullPlan } from '../restore/pitr.js';
+import { targetPointFromFlags } from '../restore/point.js';
 import { openRepository } from '../runtime/context.js';
 import { bool, str, type Command } from './command.js';
 import { formatBytes, isoSeconds } from './format.js';
 
 /** The plan as the SRE reads it before anything happens. */
-export function renderPlan(p: RestorePlan, dryRun: boolean): string {
+export function renderPlan(p: RestorePlan | FullPlan, dryRun: boolean): string {
+  const pitr = 'pitr' in p ? p.pitr : undefined;
+  const notes = 'notes' in p ? p.notes : [];
   const snap = p.backup.snapshot ? `${p.backup.snapshot.file}:${p.backup.snapshot.position}${p.backup.snapshot.gtid ? ` (gtid ${p.backup.snapshot.gtid})` : ''}` : 'none';
   return [
     `Restore plan${dryRun ? ' (dry run: nothing will be changed)' : ''}`,
@@ -22,25 +26,48 @@ export function renderPlan(p: RestorePlan, dryRun: boolean): string {
     `  accounts   ${p.skipUsers ? 'skipped (--skip-users)' : `${p.accounts} (created if missing; existing accounts are kept)`}`,
     '  steps      1. load the data, checking each object\'s sha256 as it streams',
     `             2. ${p.skipUsers ? '(accounts skipped)' : 'create accounts and grants'}`,
+    ...(pitr ? renderPitr(pitr) : []),
+    ...notes.map((n) => `  note       ${n}`),
   ].join('\n');
+}
+
+function renderPitr(x: NonNullable<FullPlan['pitr']>): string[] {
+  const trx = (t?: { file: string; start: number; end: number; time: string; gtid?: string | undefined }) =>
+    t ? `${t.time}${t.gtid ? ` gtid ${t.gtid}` : ''} (${t.file}:${t.start}..${t.end})` : 'none';
+  return [
+    `             3. replay the binlog (timeline ${x.timeline}) from ${x.start.file}:${x.start.offset} to ${x.stop.file}:${x.stop.offset}`,
+    ...x.files.map((f) => `                ${f.file}  ${formatBytes(f.bytes)} in ${f.segments} segment(s)${f.start !== undefined ? `  from ${f.start}` : ''}${f.stop !== undefined ? `  stop at ${f.stop}` : ''}`),
+    `  stops at   ${x.stopCondition}`,
+    `  last in    ${trx(x.lastIncluded)}`,
+    `  first out  ${trx(x.firstExcluded)}`,
+    ...(x.skipped.length ? [`  skipped    ${x.skipped.map((s) => `${s.backupId} (${s.reason})`).join('; ')}`] : []),
+  ];
 }
 
 export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a backup into a target server',
-  usage: 'backtrack restore --target DSN [--backup ID] [--dry-run] [--force] [--json]',
+  usage: 'backtrack restore --target DSN [--backup ID] [--to TIME | --to-gtid SET | --to-position FILE:POS] [--dry-run] [--force] [--json]',
   options: {
     target: { type: 'string', arg: 'DSN', description: 'server to restore into: mysql://user@host:port' },
     'target-password-file': { type: 'string', arg: 'FILE', description: 'file with the target password (or set BACKTRACK_TARGET_PASSWORD)' },
     source: { type: 'string', arg: 'NAME', description: 'source whose backups to use (default: the only one)' },
-    backup: { type: 'string', arg: 'ID', description: 'backup to restore (default: the newest)' },
+    backup: { type: 'string', arg: 'ID', description: 'backup to restore; alone it means that backup as it is, with --to* the backup to start from' },
+    to: { type: 'string', arg: 'TIME', description: 'point in time, ISO 8601 (no offset = UTC), or "latest"' },
+    'to-gtid': { type: 'string', arg: 'SET', description: 'stop after this GTID (set) has been applied' },
+    'to-position': { type: 'string', arg: 'FILE:POS', description: 'stop at this binlog position (a transaction boundary)' },
     'dry-run': { type: 'boolean', description: 'print the plan and stop' },
     force: { type: 'boolean', description: 'restore into a target that has user schemas: the backup\'s schemas are dropped first' },
     'force-overwrite-source': { type: 'boolean', description: 'allow the target to be the source server itself' },
     'skip-users': { type: 'boolean', description: 'do not create accounts and grants' },
     'no-binlog': { type: 'boolean', description: 'do not write the restore into the target\'s binary log' },
   },
-  details: 'Each object\'s sha256 is checked as it streams; a mismatch stops the restore and names the object. A restore that fails part way says so: the target then holds a partial restore.',
+  details: [
+    'Without --backup and --to*, restores the newest archived transaction ("latest"): the newest usable backup plus binlog replay.',
+    'With --backup alone, restores that backup as it is. With --to TIME, every transaction committed at or before TIME is restored',
+    '(binlog timestamps are whole seconds; replay stops before the first transaction stamped after TIME\'s second).',
+    'Each object\'s sha256 is checked as it streams; a mismatch stops the restore and names the object. A restore that fails part way says so: the target then holds a partial restore.',
+  ].join('\n'),
   async run(ctx) {
     const dsn = str(ctx, 'target');
     if (!dsn) throw new UsageError('restore needs --target mysql://user@host:port (the server to restore into)');
@@ -49,7 +76,9 @@ export const restoreCommand: Command = {
     const repo = await openRepository(ctx.cfg, 'read', ctx.log);
     const dryRun = bool(ctx, 'dry-run');
     const progress = progressFor('restore', ctx.json);
-    const result = await restoreFull({
+    const pointFlags = { to: str(ctx, 'to'), toGtid: str(ctx, 'to-gtid'), toPosition: str(ctx, 'to-position') };
+    const wantsPoint = Object.values(pointFlags).some((v) => v !== undefined) || str(ctx, 'backup') === undefined;
+    const common = {
       cfg: ctx.cfg,
       source,
       repo,
@@ -63,16 +92,21 @@ export const restoreCommand: Command = {
       skipUsers: bool(ctx, 'skip-users'),
       noBinlog: bool(ctx, 'no-binlog'),
       signal: ctx.signal,
-      onPlan: (p) => ctx.say(renderPlan(p, dryRun)),
-      onBytes: (n, total) => {
+      onBytes: (n: number, total: number) => {
         progress.setTotal(total);
         progress.update(n);
       },
-    });
+    };
+    const result = wantsPoint
+      ? await restoreToPoint({ ...common, point: targetPointFromFlags(pointFlags), onPitrPlan: (p) => ctx.say(renderPlan(p, dryRun)) })
+      : await restoreFull({ ...common, onPlan: (p) => ctx.say(renderPlan(p, dryRun)) });
     if (!dryRun) progress.done();
+    const pitr = 'pitr' in result.plan ? (result.plan as FullPlan).pitr : undefined;
     return {
       json: { ok: true, dryRun, plan: result.plan, ...(result.load ? { bytesRead: result.load.bytesRead, rawBytes: result.load.rawBytes } : {}) },
-      text: dryRun ? '' : `\nrestored backup ${result.plan.backup.id} into ${result.plan.target.dsn}: ${formatBytes(result.load?.rawBytes ?? 0)} of SQL applied, every object's sha256 verified`,
+      text: dryRun
+        ? ''
+        : `\nrestored backup ${result.plan.backup.id} into ${result.plan.target.dsn}: ${formatBytes(result.load?.rawBytes ?? 0)} of SQL applied, every object's sha256 verified${pitr ? `; binlog replayed to ${pitr.stop.file}:${pitr.stop.offset}${pitr.lastIncluded ? ` (last transaction ${pitr.lastIncluded.time}${pitr.lastIncluded.gtid ? `, gtid ${pitr.lastIncluded.gtid}` : ''})` : ''}` : ''}`,
     };
   },
 };

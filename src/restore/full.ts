@@ -151,14 +151,15 @@ function exitNameOf(code: number): ExitCodeName {
   return found ? found[0] : 'failed';
 }
 
-async function audit(o: RestoreOptions, m: Manifest, plan: RestorePlan, outcome: 'ok' | 'failed' | 'interrupted', started: Date, error?: string): Promise<void> {
+/** Record a restore in the audit trail. */
+export async function audit(o: RestoreOptions, m: Manifest, plan: RestorePlan, outcome: 'ok' | 'failed' | 'interrupted', started: Date, error?: string, extra: Record<string, unknown> = {}): Promise<void> {
   await appendAudit(o.repo, {
     action: 'restore',
     actor: o.actor,
     source: m.source,
     backupId: m.id,
     target: plan.target.dsn,
-    params: { force: o.force, forceOverwriteSource: o.forceOverwriteSource, skipUsers: o.skipUsers, droppedSchemas: plan.dropFirst },
+    params: { force: o.force, forceOverwriteSource: o.forceOverwriteSource, skipUsers: o.skipUsers, droppedSchemas: plan.dropFirst, ...extra },
     outcome,
     ...(error ? { error } : {}),
     durationSeconds: (Date.now() - started.getTime()) / 1000,

@@ -1,0 +1,104 @@
+/**
+ * Getting archived binlog files back, and replaying them. A file is
+ * materialized locally from its segments (the whole file, or its pieces
+ * concatenated), each segment's sha256 checked against its sidecar; then
+ * mariadb-binlog/mysqlbinlog turns it into SQL between exact positions, and
+ * one SQL client session applies all files in order (so session state such
+ * as temporary tables survives a rotation, as on a replica).
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { ChecksumError, NotFoundError, ToolError, asBacktrackError } from '../errors.js';
+import { BinlogParser, type TransactionInfo } from '../mysql/binlog-events.js';
+import { withClientCredentials } from '../mysql/client.js';
+import type { ConnectionSpec } from '../mysql/connect.js';
+import { binlogReplayArgs, type Flavor } from '../mysql/flavor.js';
+import { downloadDecompressed } from '../pipeline/download.js';
+import { runTool } from '../pipeline/spawn.js';
+import type { CodecOptions } from '../pipeline/stages.js';
+import type { ObjectStore } from '../storage/store.js';
+import type { ChainFile } from './chain.js';
+import { segmentObjectKey } from './sidecar.js';
+
+/** Download and decode one archived binlog file into `dir`; returns its path. */
+export async function materializeFile(store: ObjectStore, f: ChainFile, dir: string, codec: Pick<CodecOptions, 'zstd' | 'age'>, signal?: AbortSignal): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const out = path.join(dir, f.file);
+  const first = f.segments[0];
+  if (!first || first.start !== 0) throw new NotFoundError(`the start of binlog ${f.file} is not in the repository; it cannot be replayed`);
+  const sink = createWriteStream(out);
+  try {
+    for (const seg of f.segments) {
+      const key = segmentObjectKey(seg);
+      try {
+        await downloadDecompressed(store, { key, size: seg.object.size, sha256: seg.object.sha256, encrypted: seg.object.encryption === 'age' }, sink, { codec, signal, endSink: false });
+      } catch (err) {
+        if (err instanceof ChecksumError) throw new ChecksumError(`binlog segment ${key} (${f.file} bytes ${seg.start}..${seg.end}) is damaged: ${err.message}; replay stopped before using it`, { key, file: f.file });
+        if (err instanceof NotFoundError) throw new NotFoundError(`binlog segment ${key} (${f.file} bytes ${seg.start}..${seg.end}) is missing from the repository`, { key });
+        throw err;
+      }
+    }
+  } finally {
+    await new Promise<void>((resolve) => sink.end(resolve));
+  }
+  return out;
+}
+
+/** Feed a local binlog file to a parser; `onTrx` returning true stops the scan early. */
+export async function scanFile(file: string, flavor: Flavor, onTrx: (t: TransactionInfo) => boolean | void): Promise<{ checksum: boolean; boundary: number }> {
+  let stop = false;
+  const parser = new BinlogParser(flavor, {
+    onTransaction: (t) => {
+      if (!stop && onTrx(t) === true) stop = true;
+    },
+  });
+  const stream = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  for await (const chunk of stream) {
+    parser.push(chunk as Buffer);
+    if (stop) {
+      stream.destroy();
+      break;
+    }
+  }
+  return { checksum: parser.facts.checksum, boundary: parser.boundary };
+}
+
+/** One file of a replay, with the positions to start and stop at. */
+export interface ReplayStep {
+  path: string;
+  file: string;
+  start?: number | undefined;
+  stop?: number | undefined;
+}
+
+/** Replay files in order into the target through one client session. */
+export async function replayFiles(steps: ReplayStep[], o: { target: ConnectionSpec; flavor: Flavor; binlogTool: string; client: string; noBinlog: boolean; signal?: AbortSignal | undefined; onStep?: (i: number) => void }): Promise<void> {
+  if (steps.length === 0) return;
+  await withClientCredentials(o.target, async (cred) => {
+    const client = runTool(o.client, [...cred, '--binary-mode', '--batch', '--max-allowed-packet=1G'], { signal: o.signal, label: `${o.client} (binlog replay)` });
+    client.stdout.resume();
+    try {
+      for (const [i, step] of steps.entries()) {
+        o.onStep?.(i);
+        const args = binlogReplayArgs(o.flavor, { start: step.start, stop: step.stop, noBinlog: o.noBinlog });
+        const dec = runTool(o.binlogTool, [...args, step.path], { signal: o.signal, label: `${o.binlogTool} ${step.file}`, stdin: 'ignore' });
+        await pipeline(dec.stdout, client.stdin, { end: false });
+        await dec.done;
+      }
+      client.stdin.end();
+      await client.done;
+    } catch (err) {
+      client.stdin.destroy();
+      const clientErr = await client.done.then(() => undefined, (e: unknown) => e);
+      if (clientErr instanceof ToolError) throw new ToolError(`replaying the binlog failed: ${clientErr.message}`, clientErr);
+      throw asBacktrackError(err);
+    }
+  });
+}
+
+/** Remove a work directory. */
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,69 @@
+/**
+ * The point a restore stops at, as the SRE writes it on the command line:
+ * --to TIME, --to-gtid SET, --to-position FILE:POS, or nothing (latest).
+ *
+ * TIME is ISO 8601. A time without an offset is read as UTC (and the plan
+ * says so). Binary log timestamps have whole-second resolution, so TIME is
+ * compared at that resolution: the restore replays, in binlog order, every
+ * transaction up to the first one whose commit event is stamped after TIME's
+ * second, and stops there.
+ */
+import { UsageError } from '../errors.js';
+import { GtidSet, type Flavor } from '../mysql/gtid.js';
+
+export type TargetPoint =
+  | { kind: 'time'; time: Date; seconds: number; text: string; assumedUtc: boolean; truncated: boolean }
+  | { kind: 'gtid'; text: string }
+  | { kind: 'position'; file: string; position: number }
+  | { kind: 'latest' };
+
+/** Parse --to TIME. */
+export function parseTime(text: string): TargetPoint & { kind: 'time' } {
+  const t = text.trim();
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(t);
+  if (!m) throw new UsageError(`--to "${text}" is not an ISO 8601 time; write e.g. 2026-11-25T14:30:00Z or 2026-11-25 14:30:00+01:00 (no offset = UTC)`);
+  const assumedUtc = !m[3];
+  const iso = `${m[1]}T${m[2] ?? '00:00:00'}${m[3] ? m[3].replace(/^([+-]\d{2})(\d{2})$/, '$1:$2') : 'Z'}`;
+  const time = new Date(iso);
+  if (Number.isNaN(time.getTime())) throw new UsageError(`--to "${text}" is not a valid time`);
+  const seconds = Math.floor(time.getTime() / 1000);
+  return { kind: 'time', time, seconds, text: t, assumedUtc, truncated: time.getTime() % 1000 !== 0 };
+}
+
+/** Parse --to-position FILE:POS. */
+export function parsePosition(text: string): TargetPoint & { kind: 'position' } {
+  const m = /^(.+):(\d+)$/.exec(text.trim());
+  if (!m) throw new UsageError(`--to-position "${text}" must be FILE:POS, e.g. mysql-bin.000042:1234`);
+  return { kind: 'position', file: m[1] as string, position: Number(m[2]) };
+}
+
+/** Parse --to-gtid SET for a flavor (validated early, with the flavor's expected form). */
+export function parseGtidTarget(text: string, flavor: Flavor): GtidSet {
+  const set = GtidSet.parse(flavor, text);
+  if (set.isEmpty()) throw new UsageError('--to-gtid needs at least one GTID');
+  return set;
+}
+
+/** The point from the command-line flags (at most one may be given). */
+export function targetPointFromFlags(f: { to?: string | undefined; toGtid?: string | undefined; toPosition?: string | undefined }): TargetPoint {
+  const given = [f.to, f.toGtid, f.toPosition].filter((x) => x !== undefined);
+  if (given.length > 1) throw new UsageError('give only one of --to, --to-gtid, --to-position');
+  if (f.to !== undefined) return f.to === 'latest' ? { kind: 'latest' } : parseTime(f.to);
+  if (f.toGtid !== undefined) return { kind: 'gtid', text: f.toGtid };
+  if (f.toPosition !== undefined) return parsePosition(f.toPosition);
+  return { kind: 'latest' };
+}
+
+/** The stop condition in words, for the plan. */
+export function describePoint(p: TargetPoint): string {
+  switch (p.kind) {
+    case 'time':
+      return `every transaction committed at or before ${p.time.toISOString().replace(/\.\d{3}Z$/, 'Z')}${p.assumedUtc ? ' (no offset given: read as UTC)' : ''}${p.truncated ? ' (binlog timestamps are whole seconds: compared at the second)' : ''}`;
+    case 'gtid':
+      return `every transaction up to and including GTID ${p.text}`;
+    case 'position':
+      return `every transaction up to ${p.file}:${p.position}`;
+    case 'latest':
+      return 'the newest archived transaction';
+  }
+}

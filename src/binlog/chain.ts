@@ -164,7 +164,9 @@ function gtidDiscontinuity(flavor: Flavor, f: ChainFile, next: ChainFile): strin
 function dedupeGaps(gaps: Gap[]): Gap[] {
   const seen = new Set<string>();
   return gaps.filter((g) => {
-    const k = `${g.reason}|${g.before?.file}:${g.before?.offset}|${g.after?.file}:${g.after?.offset}`;
+    // One break in the chain is one gap, however many ways it was noticed;
+    // the archiver's own record (listed first) says the most about it.
+    const k = `${g.before?.file}:${g.before?.offset}|${g.after?.file}:${g.after?.offset}`;
     if (seen.has(k)) return false;
     seen.add(k);
     return true;

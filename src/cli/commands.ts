@@ -6,5 +6,6 @@ import { checkCommand } from './check.js';
 import { helpCommand } from './help.js';
 import { listCommand } from './list.js';
 import { restoreCommand } from './restore.js';
+import { verifyCommand } from './verify.js';
 
-export const COMMANDS: Command[] = [backupCommand, listCommand, restoreCommand, binlogCommand, checkCommand, helpCommand];
+export const COMMANDS: Command[] = [backupCommand, listCommand, verifyCommand, restoreCommand, binlogCommand, checkCommand, helpCommand];

@@ -3,6 +3,7 @@ import { selectSource } from '../config/load.js';
 import type { SourceConfig } from '../config/schema.js';
 import type { Repository } from '../repository/repository.js';
 import { loadChain, restorableWindows, type Gap, type RestorableWindow } from '../binlog/chain.js';
+import { latestDrillByBackup, listDrillReports } from '../repository/drills.js';
 import { openRepository } from '../runtime/context.js';
 import { str, type Command } from './command.js';
 import { ago, formatBytes, formatDuration, isoSeconds, table } from './format.js';
@@ -19,6 +20,8 @@ export interface ListedBackup {
   snapshot: { file: string; position: number; gtid: string } | null;
   flavor: string;
   serverVersion: string;
+  /** The newest drill of this backup. */
+  drill: { verdict: 'passed' | 'failed'; at: string; failedChecks: string[]; rtoSeconds: number } | null;
 }
 
 /** Everything list knows about one source. */
@@ -36,6 +39,7 @@ export interface SourceListing {
 export async function listSource(repo: Repository, source: SourceConfig): Promise<SourceListing> {
   const { backups, leftovers } = await repo.listBackups(source.name);
   const timelines = await loadChain(repo, source.name);
+  const drills = latestDrillByBackup(await listDrillReports(repo, source.name));
   const windows = restorableWindows(timelines, backups.map((b) => b.manifest)).sort((a, b) => (a.to < b.to ? -1 : 1));
   return {
     window: windows[windows.length - 1] ?? null,
@@ -56,6 +60,7 @@ export async function listSource(repo: Repository, source: SourceConfig): Promis
       snapshot: m.snapshot,
       flavor: m.server.flavor,
       serverVersion: m.server.version,
+      drill: ((d) => (d ? { verdict: d.verdict, at: d.finishedAt, failedChecks: d.failedChecks, rtoSeconds: d.rto.seconds } : null))(drills.get(m.id)),
     })),
     leftovers: leftovers.map((l) => ({ id: l.id, objects: l.keys.length })),
   };
@@ -73,8 +78,9 @@ export function renderListing(l: SourceListing, now = new Date()): string {
       formatBytes(b.bytes),
       formatDuration(b.durationSeconds * 1000),
       b.snapshot ? `${b.snapshot.file}:${b.snapshot.position}` : '-',
+      b.drill ? `${b.drill.verdict === 'passed' ? 'passed' : `FAILED (${b.drill.failedChecks.join(', ')})`} ${ago(b.drill.at, now)}, RTO ${formatDuration(b.drill.rtoSeconds * 1000)}` : 'never drilled',
     ]);
-    lines.push(table(['  backup', 'state', 'finished', 'size', 'took', 'snapshot'], rows.map((r) => [`  ${r[0]}`, ...r.slice(1)])));
+    lines.push(table(['  backup', 'state', 'finished', 'size', 'took', 'snapshot', 'last drill'], rows.map((r) => [`  ${r[0]}`, ...r.slice(1)])));
   }
   if (l.window) lines.push(`  restorable window: ${isoSeconds(l.window.from)} .. ${isoSeconds(l.window.to)} (from backup ${l.window.fromBackup}, any second in between)`);
   else lines.push(`  restorable window: none${l.backups.length ? ' (no binlog archived after a backup\'s snapshot point; run the archiver: backtrack binlog or the daemon)' : ''}`);

@@ -78,7 +78,9 @@ export interface LoadContext {
 export interface LoadResult {
   bytesRead: number;
   rawBytes: number;
+  /** Warnings the server raised while loading (the client's --show-warnings). */
   warnings: number;
+  warningSamples: string[];
 }
 
 export interface Engine {

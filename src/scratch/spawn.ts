@@ -106,6 +106,8 @@ export async function spawnServer(o: SpawnOptions): Promise<SpawnedServer> {
   const fresh = !o.datadir;
   const datadir = o.datadir ?? (await mkdtemp(path.join(o.baseDir ?? tmpdir(), 'backtrack-scratch-')));
   const socket = path.join(datadir, 'mysqld.sock');
+  // From here on, a kill -9 of this process must not leave the datadir or a server behind.
+  startWatchdog(datadir);
   try {
     if (fresh) await initDatadir(server, installDb, datadir, rootArgs, isMaria, o.signal);
     const port = o.port ?? (await freePort());
@@ -128,7 +130,6 @@ export async function spawnServer(o: SpawnOptions): Promise<SpawnedServer> {
     const entry = { child, datadir };
     live.add(entry);
     installExitHook();
-    startWatchdog(child.pid ?? 0, datadir);
     const spec: ConnectionSpec = { host: '127.0.0.1', port, user: 'root', password: '', connectTimeoutMs: 5000, label: 'scratch server' };
     await waitReady(child, spec, datadir, o.startTimeoutMs ?? 120_000, o.signal);
     let stopped = false;
@@ -223,8 +224,8 @@ async function logTail(datadir: string): Promise<string> {
   }
 }
 
-function startWatchdog(serverPid: number, datadir: string): void {
-  if (!serverPid || !existsSync(WATCHDOG)) return;
-  const w = spawn('sh', [WATCHDOG, String(process.pid), String(serverPid), datadir], { detached: true, stdio: 'ignore' });
+function startWatchdog(datadir: string): void {
+  if (!existsSync(WATCHDOG)) return;
+  const w = spawn('sh', [WATCHDOG, String(process.pid), datadir], { detached: true, stdio: 'ignore' });
   w.unref();
 }

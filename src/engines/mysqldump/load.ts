@@ -16,12 +16,17 @@ export async function loadWithMysqlClient(ctx: LoadContext): Promise<LoadResult>
   const ordered = [...ctx.objects.filter((o) => o.role === 'data'), ...(ctx.skipUsers ? [] : ctx.objects.filter((o) => o.role === 'users'))];
   let bytesRead = 0;
   let rawBytes = 0;
+  let warnings = 0;
+  const samples: string[] = [];
   await withClientCredentials(ctx.target, async (cred) => {
     for (const obj of ordered) {
       const args = [...cred, '--binary-mode', '--batch', '--max-allowed-packet=1G', '--show-warnings'];
       if (ctx.noBinlog) args.push('--init-command=SET SESSION sql_log_bin=0');
       const proc = runTool(client, args, { signal: ctx.signal, label: `${client} (loading ${obj.role})`, installHint: 'install the client tools (apt-get install mariadb-client)' });
-      proc.stdout.resume();
+      countWarnings(proc.stdout, (w) => {
+        warnings++;
+        if (samples.length < 10) samples.push(w);
+      });
       const base = bytesRead;
       try {
         const r = await downloadDecompressed(ctx.store, obj, proc.stdin, { codec: ctx.codec, signal: ctx.signal, onBytes: (n) => ctx.onBytes?.(base + n) });
@@ -40,7 +45,18 @@ export async function loadWithMysqlClient(ctx: LoadContext): Promise<LoadResult>
       bytesRead += obj.size;
     }
   });
-  return { bytesRead, rawBytes, warnings: 0 };
+  return { bytesRead, rawBytes, warnings, warningSamples: samples };
+}
+
+/** The client prints "Warning (Code N): ..." lines for --show-warnings; count them as they pass. */
+function countWarnings(stdout: NodeJS.ReadableStream, onWarning: (line: string) => void): void {
+  let rest = '';
+  stdout.setEncoding('utf8');
+  stdout.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop() ?? '';
+    for (const l of lines) if (l.startsWith('Warning (Code')) onWarning(l);
+  });
 }
 
 function isPipeError(err: unknown): boolean {

@@ -40,7 +40,12 @@ export async function runChecks(cfg: Config, configFile: string): Promise<CheckR
 }
 
 async function checkRepository(cfg: Config): Promise<CheckResult> {
-  const store = openStore(cfg.repository);
+  let store;
+  try {
+    store = await openStore(cfg.repository);
+  } catch (err) {
+    return fail('repository', asBacktrackError(err).message, 'fix repository.url');
+  }
   const key = `check-probes/${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   try {
     const body = Buffer.from('backtrack write probe');

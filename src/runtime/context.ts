@@ -14,7 +14,7 @@ import type { Logger } from '../observability/logger.js';
 
 /** Open the repository in a role; `init` checks (or writes) the format marker. */
 export async function openRepository(cfg: Config, role: RepositoryRole, log?: Logger): Promise<Repository> {
-  const store = openStore(cfg.repository, (r) =>
+  const store = await openStore(cfg.repository, (r) =>
     log?.warn({ op: r.op, key: r.key, attempt: r.attempt, delayMs: r.delayMs, error: (r.error as Error)?.message }, 'repository request failed; retrying'),
   );
   const repo = new Repository(store, role);

@@ -5,17 +5,16 @@
 import { ConfigError } from '../errors.js';
 import type { RepositoryConfig } from '../config/schema.js';
 import { FsStore } from './fs.js';
-import { S3Store } from './s3.js';
 import { RetryStore, type RetryOptions } from './retry.js';
 import type { ObjectStore } from './store.js';
 
 /** Open the repository's store (retrying transient errors). */
-export function openStore(repo: RepositoryConfig, onRetry?: RetryOptions['onRetry']): ObjectStore {
-  return new RetryStore(openBackend(repo), { attempts: repo.retry.attempts, baseDelayMs: repo.retry.baseDelay, ...(onRetry ? { onRetry } : {}) });
+export async function openStore(repo: RepositoryConfig, onRetry?: RetryOptions['onRetry']): Promise<ObjectStore> {
+  return new RetryStore(await openBackend(repo), { attempts: repo.retry.attempts, baseDelayMs: repo.retry.baseDelay, ...(onRetry ? { onRetry } : {}) });
 }
 
-/** The bare backend for a URL, without wrappers. */
-export function openBackend(repo: RepositoryConfig): ObjectStore {
+/** The bare backend for a URL, without wrappers. The AWS SDK is loaded only for s3:// (it costs ~0.2s of start-up). */
+export async function openBackend(repo: RepositoryConfig): Promise<ObjectStore> {
   let url: URL;
   try {
     url = new URL(repo.url);
@@ -26,8 +25,9 @@ export function openBackend(repo: RepositoryConfig): ObjectStore {
     case 'file:':
       if (url.host) throw new ConfigError(`repository.url "${repo.url}" has a host; a local path is written file:///absolute/path`);
       return new FsStore(decodeURIComponent(url.pathname).replace(/\/+$/, '') || '/');
-    case 's3:':
+    case 's3:': {
       if (url.hostname.length < 3) throw new ConfigError(`repository.url "${repo.url}": the bucket name must have at least 3 characters`);
+      const { S3Store } = await import('./s3.js');
       return new S3Store({
         bucket: url.hostname,
         prefix: decodeURIComponent(url.pathname),
@@ -39,6 +39,7 @@ export function openBackend(repo: RepositoryConfig): ObjectStore {
         storageClass: repo.s3.storageClass,
         maxAttempts: repo.retry.attempts,
       });
+    }
     default:
       throw new ConfigError(`repository.url "${repo.url}" has an unknown scheme ${url.protocol}; use s3:// or file://`);
   }

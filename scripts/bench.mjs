@@ -1,0 +1,327 @@
+// Backtrack's benchmarks, run by hand (not in CI): each one measures Backtrack
+// side by side with the plain shell pipeline it replaces, in the same run, on
+// the same data, alternating, and reports ratios.
+//
+//   backup  backtrack backup (to s3rver) vs mariadb-dump | zstd -T0 > file and
+//           mariadb-dump | gzip > file; peak RSS of the backtrack process, and
+//           its flatness at rss-scale times the data
+//   lag     recovery point lag under a sustained write load: commit -> bytes in
+//           the repository, p50/p99
+//   replay  backtrack restore (backup + binlog replay) vs zstd -dc | mariadb plus
+//           mariadb-binlog | mariadb on the same segments
+//   drill   backtrack verify vs a plain restore of the same backup
+//
+// Usage: scripts/bench [--size-mb 380] [--runs 3] [--rss-scale 4] [--lag-seconds 120]
+//                      [--tps 200] [--only backup,lag,replay,drill]
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => import(path.join(root, 'dist', p));
+const { spawnServer } = await dist('scratch/spawn.js');
+const { connect, closeQuietly } = await dist('mysql/connect.js');
+const { dumpFlags, detectFlavor } = await dist('mysql/flavor.js');
+const S3rver = (await import('s3rver')).default;
+const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
+const { stringify } = await import('yaml');
+
+const { values: opt } = parseArgs({
+  options: {
+    'size-mb': { type: 'string', default: '380' },
+    runs: { type: 'string', default: '3' },
+    'rss-scale': { type: 'string', default: '4' },
+    'lag-seconds': { type: 'string', default: '120' },
+    tps: { type: 'string', default: '200' },
+    only: { type: 'string', default: 'backup,lag,replay,drill' },
+  },
+});
+const only = new Set(opt.only.split(','));
+const SIZE_MB = Number(opt['size-mb']);
+const RUNS = Number(opt.runs);
+const BIN = path.join(root, 'bin/backtrack');
+const work = mkdtempSync(path.join(tmpdir(), 'bt-bench-'));
+const results = { startedAt: new Date().toISOString(), machine: { cpus: (await import('node:os')).cpus().length, node: process.version }, params: opt };
+const log = (...a) => console.error('[bench]', ...a);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
+
+/** Run a command to completion and return its stdout (async: s3rver runs in this process). */
+function run(cmd, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, BACKTRACK_LOG_LEVEL: 'error', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`))));
+  });
+}
+
+/** Run a command, return wall seconds and the peak RSS (VmHWM, MiB) of the process itself. */
+function timed(cmd, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    let peak = 0;
+    child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+    const poll = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      } catch {
+        /* exited */
+      }
+    }, 50);
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${err}`));
+      else resolve({ secs, rssMiB: peak });
+    });
+  });
+}
+
+async function sql(server, text, params = []) {
+  const c = await connect(server.spec);
+  try {
+    const [rows] = await c.query(text, params);
+    return rows;
+  } finally {
+    await closeQuietly(c);
+  }
+}
+
+async function generate(server, schema, mb) {
+  const rows = Math.round((mb * 1024 * 1024) / 230);
+  log(`generating ${schema}: ~${mb} MB of dump text (${rows} rows)`);
+  await sql(server, `CREATE DATABASE IF NOT EXISTS ${schema}`);
+  await sql(server, `CREATE TABLE IF NOT EXISTS ${schema}.t (id INT PRIMARY KEY, a VARCHAR(120), b VARCHAR(100), n BIGINT, d DATETIME(6)) ENGINE=InnoDB`);
+  const c = await connect(server.spec);
+  try {
+    await c.query(`USE ${schema}`);
+    for (let start = 1; start <= rows; start += 500_000) {
+      const end = Math.min(rows, start + 499_999);
+      await c.query(`INSERT INTO t SELECT seq, CONCAT(MD5(seq), ' ', SHA1(seq), ' ', MD5(seq*3)), REPEAT(HEX(seq), 4), seq * 7919, '2026-01-01' + INTERVAL seq SECOND FROM seq_${start}_to_${end}`);
+    }
+  } finally {
+    await closeQuietly(c);
+  }
+}
+
+function writeConfig(name, server, pwFile, repo, extra = {}) {
+  const file = path.join(work, `${name}.yaml`);
+  writeFileSync(file, stringify({ repository: repo, workDir: path.join(work, `work-${name}`), sources: [{ name: 'bench', mysql: { host: '127.0.0.1', port: server.port, user: 'backtrack', passwordFile: pwFile }, ...extra }] }));
+  return file;
+}
+
+// ---- set-up --------------------------------------------------------------
+log(`work dir ${work}`);
+const source = await spawnServer({ profile: 'source', bufferPoolSize: '1G', baseDir: work });
+const pwFile = path.join(work, 'pw');
+writeFileSync(pwFile, 'bench-pw\n', { mode: 0o600 });
+await sql(source, "CREATE USER 'backtrack'@'127.0.0.1' IDENTIFIED BY 'bench-pw'");
+await sql(source, "GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, BINLOG MONITOR, REPLICATION SLAVE ON *.* TO 'backtrack'@'127.0.0.1'");
+const s3dir = path.join(work, 's3');
+mkdirSync(s3dir);
+const s3 = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: s3dir });
+const s3port = (await s3.run()).port;
+Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' });
+await new S3Client({ endpoint: `http://127.0.0.1:${s3port}`, region: 'us-east-1', forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: 'bench' }));
+const s3repo = { url: 's3://bench/repo', s3: { endpoint: `http://127.0.0.1:${s3port}`, forcePathStyle: true } };
+const version = (await sql(source, 'SELECT VERSION() AS v'))[0].v;
+const flags = dumpFlags({ flavor: 'mariadb', version: detectFlavor(version).version, gtidMode: true, hasSystemVersioned: false });
+const cred = path.join(work, 'client.cnf');
+writeFileSync(cred, `[client]\nuser=backtrack\npassword=bench-pw\nhost=127.0.0.1\nport=${source.port}\nprotocol=TCP\n`, { mode: 0o600 });
+
+try {
+  // ---- backup ------------------------------------------------------------
+  if (only.has('backup') || only.has('drill')) await generate(source, 'bench1x', SIZE_MB);
+  let backupId;
+  if (only.has('backup')) {
+    const cfg = writeConfig('s3', source, pwFile, s3repo, { backup: { databases: ['bench1x'] }, binlog: { enabled: false } });
+    const dump = `mariadb-dump --defaults-extra-file=${cred} ${flags.join(' ')} --databases bench1x`;
+    const runs = { backtrack: [], zstd: [], gzip: [], rss: [] };
+    for (let i = 0; i < RUNS; i++) {
+      const order = i % 2 === 0 ? ['backtrack', 'zstd', 'gzip'] : ['gzip', 'zstd', 'backtrack'];
+      for (const what of order) {
+        if (what === 'backtrack') {
+          const r = await timed(BIN, ['backup', '--config', cfg, '--json'], { BACKTRACK_LOG_LEVEL: 'warn' });
+          runs.backtrack.push(r.secs);
+          runs.rss.push(r.rssMiB);
+        } else {
+          const out = path.join(work, `pipe.${what}`);
+          const r = await timed('bash', ['-o', 'pipefail', '-c', `${dump} | ${what === 'zstd' ? 'zstd -T0 -3 -q' : 'gzip'} > ${out}`]);
+          runs[what].push(r.secs);
+          if (what === 'zstd') results.zstdBytes = statSync(out).size;
+        }
+        log(`backup run ${i + 1} ${what}: ${runs[what].slice(-1)[0].toFixed(2)}s`);
+      }
+    }
+    const dumpBytes = Number((await run('sh', ['-c', `${dump} | wc -c`])).trim());
+    results.backup = {
+      dumpMB: dumpBytes / 1048576,
+      runs,
+      medianSeconds: { backtrack: median(runs.backtrack), zstd: median(runs.zstd), gzip: median(runs.gzip) },
+      ratioVsZstd: median(runs.backtrack) / median(runs.zstd),
+      ratioVsGzip: median(runs.backtrack) / median(runs.gzip),
+      peakRssMiB1x: Math.max(...runs.rss),
+    };
+    log(`backup: ${JSON.stringify(results.backup.medianSeconds)} ratio vs zstd ${results.backup.ratioVsZstd.toFixed(3)}`);
+    const list = JSON.parse(await run(BIN, ['list', '--config', cfg, '--json']));
+    backupId = list.sources[0].backups.slice(-1)[0].id;
+    results.drillConfig = cfg;
+    // RSS flatness at rss-scale x the data.
+    const scale = Number(opt['rss-scale']);
+    if (scale > 1) {
+      await generate(source, 'benchnx', SIZE_MB * scale);
+      const cfgN = writeConfig('s3n', source, pwFile, { ...s3repo, url: 's3://bench/repo-n' }, { backup: { databases: ['benchnx'] }, binlog: { enabled: false } });
+      const r = await timed(BIN, ['backup', '--config', cfgN], { BACKTRACK_LOG_LEVEL: 'warn' });
+      results.backup.peakRssMiBNx = r.rssMiB;
+      results.backup.rssScale = scale;
+      results.backup.rssRatioNxTo1x = r.rssMiB / results.backup.peakRssMiB1x;
+      results.backup.secondsNx = r.secs;
+      await sql(source, 'DROP DATABASE benchnx');
+      log(`backup at ${scale}x: ${r.secs.toFixed(1)}s, peak RSS ${r.rssMiB.toFixed(0)} MiB (1x: ${results.backup.peakRssMiB1x.toFixed(0)} MiB)`);
+    }
+  }
+
+  // ---- drill -------------------------------------------------------------
+  if (only.has('drill')) {
+    const cfg = results.drillConfig ?? writeConfig('s3', source, pwFile, s3repo, { backup: { databases: ['bench1x'] }, binlog: { enabled: false } });
+    if (!backupId) {
+      await run(BIN, ['backup', '--config', cfg]);
+      backupId = JSON.parse(await run(BIN, ['list', '--config', cfg, '--json'])).sources[0].backups.slice(-1)[0].id;
+    }
+    const obj = path.join(s3dir, 'bench', 'repo', 'bench', 'backups', backupId, 'data.sql.zst._S3rver_object');
+    const runs = { drill: [], plainLoad: [], plainStart: [] };
+    for (let i = 0; i < RUNS; i++) {
+      const d = await timed(BIN, ['verify', '--config', cfg, '--backup', backupId], { BACKTRACK_LOG_LEVEL: 'warn' });
+      runs.drill.push(d.secs);
+      const t0 = Date.now();
+      const scratch = await spawnServer({ profile: 'scratch', baseDir: work, bufferPoolSize: '256M' });
+      runs.plainStart.push((Date.now() - t0) / 1000);
+      const l = await timed('bash', ['-o', 'pipefail', '-c', `zstd -dc ${obj} | mariadb --no-defaults -h127.0.0.1 -P${scratch.port} -uroot --binary-mode`]);
+      runs.plainLoad.push(l.secs);
+      await scratch.stop();
+      log(`drill run ${i + 1}: drill ${d.secs.toFixed(1)}s, plain start ${runs.plainStart.at(-1).toFixed(1)}s + load ${l.secs.toFixed(1)}s`);
+    }
+    results.drill = {
+      runs,
+      medianSeconds: { drill: median(runs.drill), plainLoad: median(runs.plainLoad), plainStartPlusLoad: median(runs.plainStart) + median(runs.plainLoad) },
+      ratioVsPlainLoad: median(runs.drill) / median(runs.plainLoad),
+      ratioVsPlainStartPlusLoad: median(runs.drill) / (median(runs.plainStart) + median(runs.plainLoad)),
+    };
+  }
+
+  // ---- recovery point lag and replay ---------------------------------------
+  if (only.has('lag') || only.has('replay')) {
+    await sql(source, 'CREATE DATABASE IF NOT EXISTS lagdb');
+    await sql(source, 'CREATE TABLE IF NOT EXISTS lagdb.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64), at DATETIME(6))');
+    const fsRepo = path.join(work, 'fsrepo');
+    const cfg = writeConfig('fs', source, pwFile, { url: fsRepo }, { backup: { databases: ['lagdb'] }, binlog: { uploadInterval: '5s' } });
+    await run(BIN, ['backup', '--config', cfg]);
+    const archiver = spawn(BIN, ['binlog', '--config', cfg], { env: { ...process.env, BACKTRACK_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 3000));
+    const tps = Number(opt.tps);
+    const seconds = Number(opt['lag-seconds']);
+    log(`write load: ${tps} transactions/s for ${seconds}s`);
+    const commits = [];
+    const seen = new Map();
+    const scan = () => {
+      const walk = (d) => {
+        for (const e of readdirSync(d, { withFileTypes: true })) {
+          const p = path.join(d, e.name);
+          if (e.isDirectory()) walk(p);
+          else if (e.name.endsWith('.json') && !seen.has(p)) {
+            try {
+              const s = JSON.parse(readFileSync(p, 'utf8'));
+              if (s.lastTransaction?.gtid) seen.set(p, { seq: Number(s.lastTransaction.gtid.split('-')[2]), at: Date.parse(s.archivedAt) });
+            } catch {
+              /* being written */
+            }
+          }
+        }
+      };
+      if (existsSync(path.join(fsRepo, 'bench', 'binlogs'))) walk(path.join(fsRepo, 'bench', 'binlogs'));
+    };
+    const poller = setInterval(scan, 100);
+    const c = await connect(source.spec);
+    const t0 = Date.now();
+    let n = 0;
+    while (Date.now() - t0 < seconds * 1000) {
+      const due = t0 + (n * 1000) / tps;
+      if (Date.now() < due) await new Promise((r) => setTimeout(r, due - Date.now()));
+      await c.query('INSERT INTO lagdb.t (v, at) VALUES (MD5(RAND()), NOW(6))');
+      const committed = Date.now();
+      const [[g]] = await c.query('SELECT @@last_gtid AS g');
+      commits.push({ seq: Number(String(g.g).split('-')[2]), at: committed });
+      n++;
+    }
+    await closeQuietly(c);
+    const deadline = Date.now() + 30_000;
+    const lastSeq = commits.at(-1).seq;
+    while (Date.now() < deadline && ![...seen.values()].some((s) => s.seq >= lastSeq)) await new Promise((r) => setTimeout(r, 200));
+    clearInterval(poller);
+    scan();
+    const archived = [...seen.values()].sort((a, b) => a.at - b.at);
+    const lags = commits.map((cm) => {
+      const first = archived.find((s) => s.seq >= cm.seq);
+      return first ? (first.at - cm.at) / 1000 : Infinity;
+    });
+    results.lag = { transactions: commits.length, achievedTps: commits.length / seconds, uploadIntervalSeconds: 5, p50: pct(lags, 50), p99: pct(lags, 99), max: Math.max(...lags), target: 'p99 <= uploadInterval + 2s' };
+    log(`lag: p50 ${results.lag.p50.toFixed(2)}s p99 ${results.lag.p99.toFixed(2)}s over ${commits.length} transactions`);
+    archiver.kill('SIGINT');
+    await new Promise((r) => archiver.on('exit', r));
+
+    if (only.has('replay')) {
+      const runs = { backtrack: [], plain: [] };
+      const list = JSON.parse(await run(BIN, ['list', '--config', cfg, '--json'])).sources[0];
+      const b = list.backups.at(-1);
+      for (let i = 0; i < RUNS; i++) {
+        for (const what of i % 2 === 0 ? ['backtrack', 'plain'] : ['plain', 'backtrack']) {
+          const target = await spawnServer({ profile: 'scratch', baseDir: work, bufferPoolSize: '256M' });
+          try {
+            if (what === 'backtrack') {
+              runs.backtrack.push((await timed(BIN, ['restore', '--config', cfg, '--target', `mysql://root@127.0.0.1:${target.port}`], { BACKTRACK_LOG_LEVEL: 'warn' })).secs);
+            } else {
+              const tlDir = path.join(fsRepo, 'bench', 'binlogs', readdirSync(path.join(fsRepo, 'bench', 'binlogs'))[0]);
+              const files = readdirSync(tlDir).filter((f) => /\.\d+\.zst$/.test(f)).sort();
+              const pieces = readdirSync(tlDir).filter((f) => f.endsWith('.partial')).map((d) => d.replace(/\.partial$/, ''));
+              const tmp = mkdtempSync(path.join(work, 'plain-'));
+              const from = files.findIndex((f) => f.startsWith(b.snapshot.file));
+              const script = [
+                `zstd -dc ${path.join(fsRepo, 'bench', 'backups', b.id, 'data.sql.zst')} | mariadb --no-defaults -h127.0.0.1 -P${target.port} -uroot --binary-mode`,
+                ...files.slice(from).map((f) => `zstd -dq ${path.join(tlDir, f)} -o ${path.join(tmp, f.replace(/\.zst$/, ''))}`),
+                ...pieces.filter((p) => !files.includes(`${p}.zst`)).map((p) => `cat ${path.join(tlDir, `${p}.partial`)}/*.zst | zstd -dcq > ${path.join(tmp, p)}`),
+                `cd ${tmp} && mariadb-binlog --start-position=${b.snapshot.position} $(ls | sort) | mariadb --no-defaults -h127.0.0.1 -P${target.port} -uroot --binary-mode`,
+              ].join(' && ');
+              runs.plain.push((await timed('bash', ['-o', 'pipefail', '-c', script])).secs);
+              rmSync(tmp, { recursive: true, force: true });
+            }
+          } finally {
+            await target.stop();
+          }
+          log(`replay run ${i + 1} ${what}: ${runs[what].at(-1).toFixed(2)}s`);
+        }
+      }
+      results.replay = { runs, medianSeconds: { backtrack: median(runs.backtrack), plain: median(runs.plain) }, ratio: median(runs.backtrack) / median(runs.plain), transactions: results.lag.transactions };
+    }
+  }
+} finally {
+  await source.stop();
+  await s3.close();
+}
+
+results.finishedAt = new Date().toISOString();
+const outDir = path.join(root, 'bench-results');
+mkdirSync(outDir, { recursive: true });
+const out = path.join(outDir, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
+writeFileSync(out, JSON.stringify(results, null, 2));
+console.log(JSON.stringify(results, null, 2));
+log(`results written to ${out}`);
+rmSync(work, { recursive: true, force: true });

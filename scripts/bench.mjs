@@ -96,17 +96,30 @@ async function sql(server, text, params = []) {
   }
 }
 
+/**
+ * A dataset that looks like an application's: names, e-mail addresses, cities,
+ * amounts, timestamps, statuses and free text (about 5x compressible, like
+ * real dumps), ~230 bytes of dump text per row.
+ */
 async function generate(server, schema, mb) {
   const rows = Math.round((mb * 1024 * 1024) / 230);
   log(`generating ${schema}: ~${mb} MB of dump text (${rows} rows)`);
   await sql(server, `CREATE DATABASE IF NOT EXISTS ${schema}`);
-  await sql(server, `CREATE TABLE IF NOT EXISTS ${schema}.t (id INT PRIMARY KEY, a VARCHAR(120), b VARCHAR(100), n BIGINT, d DATETIME(6)) ENGINE=InnoDB`);
+  await sql(server, `CREATE TABLE IF NOT EXISTS ${schema}.orders (id INT PRIMARY KEY, customer VARCHAR(60), email VARCHAR(80), city VARCHAR(30), amount DECIMAL(12,2), status ENUM('new','paid','shipped','returned'), placed_at DATETIME(6), note VARCHAR(200)) ENGINE=InnoDB`);
   const c = await connect(server.spec);
   try {
     await c.query(`USE ${schema}`);
     for (let start = 1; start <= rows; start += 500_000) {
       const end = Math.min(rows, start + 499_999);
-      await c.query(`INSERT INTO t SELECT seq, CONCAT(MD5(seq), ' ', SHA1(seq), ' ', MD5(seq*3)), REPEAT(HEX(seq), 4), seq * 7919, '2026-01-01' + INTERVAL seq SECOND FROM seq_${start}_to_${end}`);
+      await c.query(`INSERT INTO orders SELECT seq,
+          CONCAT(ELT(1 + seq % 12, 'Ada', 'Grace', 'Linus', 'Ken', 'Barbara', 'Edsger', 'Donald', 'Frances', 'Dennis', 'Margaret', 'Alan', 'Radia'), ' ', ELT(1 + (seq DIV 12) % 10, 'Lovelace', 'Hopper', 'Torvalds', 'Thompson', 'Liskov', 'Dijkstra', 'Knuth', 'Allen', 'Ritchie', 'Hamilton')),
+          CONCAT('customer', seq % 50000, '@example.com'),
+          ELT(1 + seq % 8, 'Berlin', 'Lisbon', 'Osaka', 'Toronto', 'Nairobi', 'Lima', 'Oslo', 'Perth'),
+          ROUND((seq * 7919 % 100000) / 100, 2),
+          ELT(1 + seq % 4, 'new', 'paid', 'shipped', 'returned'),
+          '2026-01-01' + INTERVAL seq SECOND,
+          IF(seq % 3 = 0, CONCAT('please deliver to the back door, order ', seq, ' of a recurring subscription'), CONCAT('gift wrap ', seq % 97))
+        FROM seq_${start}_to_${end}`);
     }
   } finally {
     await closeQuietly(c);

@@ -42,11 +42,10 @@ export async function takeBackup(o: BackupOptions): Promise<Manifest> {
   // 1. One backup of a source at a time, across processes and hosts.
   const lock = await acquireLock(spec, o.source.name, 'backup');
   try {
-    // 2. What failed runs left behind can go now that we hold the lock.
-    const removed = await o.repo.removeLeftovers(o.source.name);
+    // 2. What failed runs left behind can go now that we hold the lock,
+    // 3. while we read the server's facts, the schemas to dump and their inventory.
+    const [removed, { server, schemas, inventory, estimate }] = await Promise.all([o.repo.removeLeftovers(o.source.name), inspectSource(spec, o.source)]);
     if (removed.length) log.info({ removed: removed.length }, 'removed leftovers of earlier failed backups');
-    // 3. Server facts, the schemas to dump and their inventory.
-    const { server, schemas, inventory, estimate } = await inspectSource(spec, o.source);
     o.onEstimate?.(estimate);
     log.info({ schemas: schemas.length, tables: inventory.tables.length, flavor: server.flavor, version: server.version.text }, 'backup started');
     // 4. Dump, compress, upload; then check nothing changed shape meanwhile.

@@ -10,7 +10,6 @@ import { pipeline } from 'node:stream/promises';
 import { InterruptedError, asBacktrackError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
 import { compressor, encryptor, hasher, type CodecOptions } from './stages.js';
-import type { ToolProcess } from './spawn.js';
 
 /** What was stored. */
 export interface StoredObject {
@@ -33,15 +32,6 @@ export interface UploadOptions {
 
 /** Compress (and encrypt) a raw stream into the store under `key`. */
 export async function uploadCompressed(raw: Readable, store: ObjectStore, key: string, opts: UploadOptions): Promise<StoredObject> {
-  const ac = new AbortController();
-  const onOuterAbort = () => ac.abort(opts.signal?.reason);
-  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  let firstError: unknown;
-  const fail = (err: unknown) => {
-    firstError ??= err;
-    ac.abort(err);
-  };
-
   let rawSize = 0;
   const counter = new Transform({
     highWaterMark: 1024 * 1024,
@@ -51,33 +41,56 @@ export async function uploadCompressed(raw: Readable, store: ObjectStore, key: s
       cb(null, chunk);
     },
   });
+  const ac = new AbortController();
   const zstd = compressor({ ...opts.codec, signal: ac.signal });
+  const feed = pipeline(raw, counter, zstd.stdin);
+  feed.catch(() => undefined);
+  try {
+    const stored = await uploadEncoded(zstd.stdout, store, key, { ...opts, stages: [feed, zstd.done] });
+    return { ...stored, rawSize };
+  } catch (err) {
+    ac.abort();
+    throw err;
+  }
+}
+
+/**
+ * Store an already-compressed stream: [age] -> sha256 -> put. `stages` are
+ * the promises of whatever produces the stream; if any rejects, the put is
+ * aborted and nothing is stored under `key`.
+ */
+export async function uploadEncoded(
+  compressed: Readable,
+  store: ObjectStore,
+  key: string,
+  opts: Omit<UploadOptions, 'onRawBytes'> & { stages?: Array<Promise<unknown>> },
+): Promise<Omit<StoredObject, 'rawSize'> & { rawSize: number }> {
+  const ac = new AbortController();
+  const onOuterAbort = () => ac.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let firstError: unknown;
+  const fail = (err: unknown) => {
+    firstError ??= err;
+    ac.abort(err);
+  };
   const age = opts.codec.age ? encryptor(opts.codec.age, ac.signal) : undefined;
   const hash = hasher();
-  const tools: ToolProcess[] = age ? [zstd, age] : [zstd];
-
-  const feed = pipeline(raw, counter, zstd.stdin).catch(fail);
-  const middle = age ? pipeline(zstd.stdout, age.stdin).catch(fail) : Promise.resolve();
-  const out = (age ?? zstd).stdout;
+  const middle = age ? pipeline(compressed, age.stdin).catch(fail) : Promise.resolve();
+  const out = age ? age.stdout : compressed;
   out.on('error', fail);
   const put = store.put(key, out.pipe(hash.stream), { signal: ac.signal }).catch((err: unknown) => {
     fail(err);
     return undefined;
   });
   try {
-    const [stored] = await Promise.all([put, feed, middle, ...tools.map((t) => t.done.catch(fail))]);
+    const [stored] = await Promise.all([put, middle, ...(opts.stages ?? []).map((p) => p.catch(fail)), age?.done.catch(fail)]);
     if (firstError !== undefined || !stored) throw firstError ?? new Error(`upload of ${key} failed`);
     const h = hash.result();
-    return { key, size: stored.size, sha256: h.sha256, rawSize };
+    return { key, size: stored.size, sha256: h.sha256, rawSize: 0 };
   } catch (err) {
     if (opts.signal?.aborted) throw new InterruptedError(`writing ${key} was interrupted; nothing was committed`, err);
-    throw preferRootCause(firstError ?? err);
+    throw asBacktrackError(firstError ?? err);
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
   }
-}
-
-/** The first failure is the cause; the aborts it triggered downstream are noise. */
-function preferRootCause(err: unknown): Error {
-  return asBacktrackError(err);
 }

@@ -9,14 +9,13 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { ChecksumError, NotFoundError, ToolError, asBacktrackError } from '../errors.js';
 import { BinlogParser, type TransactionInfo } from '../mysql/binlog-events.js';
 import { withClientCredentials } from '../mysql/client.js';
 import type { ConnectionSpec } from '../mysql/connect.js';
 import { binlogReplayArgs, type Flavor } from '../mysql/flavor.js';
 import { downloadDecompressed } from '../pipeline/download.js';
-import { runTool } from '../pipeline/spawn.js';
+import { spawnLinked } from '../pipeline/linked.js';
 import type { CodecOptions } from '../pipeline/stages.js';
 import type { ObjectStore } from '../storage/store.js';
 import type { ChainFile } from './chain.js';
@@ -73,28 +72,31 @@ export interface ReplayStep {
   stop?: number | undefined;
 }
 
-/** Replay files in order into the target through one client session. */
+/**
+ * Replay files in order into the target: one mariadb-binlog/mysqlbinlog over
+ * all the files (its --start-position applies to the first, --stop-position
+ * to the last) piped by file descriptor into one client session, so session
+ * state such as temporary tables survives a rotation, as on a replica.
+ */
 export async function replayFiles(steps: ReplayStep[], o: { target: ConnectionSpec; flavor: Flavor; binlogTool: string; client: string; noBinlog: boolean; signal?: AbortSignal | undefined; onStep?: (i: number) => void }): Promise<void> {
   if (steps.length === 0) return;
+  const first = steps[0] as ReplayStep;
+  const last = steps[steps.length - 1] as ReplayStep;
   await withClientCredentials(o.target, async (cred) => {
-    const client = runTool(o.client, [...cred, '--binary-mode', '--batch', '--max-allowed-packet=1G'], { signal: o.signal, label: `${o.client} (binlog replay)` });
-    client.stdout.resume();
-    try {
-      for (const [i, step] of steps.entries()) {
-        o.onStep?.(i);
-        const args = binlogReplayArgs(o.flavor, { start: step.start, stop: step.stop, noBinlog: o.noBinlog });
-        const dec = runTool(o.binlogTool, [...args, step.path], { signal: o.signal, label: `${o.binlogTool} ${step.file}`, stdin: 'ignore' });
-        await pipeline(dec.stdout, client.stdin, { end: false });
-        await dec.done;
-      }
-      client.stdin.end();
-      await client.done;
-    } catch (err) {
-      client.stdin.destroy();
-      const clientErr = await client.done.then(() => undefined, (e: unknown) => e);
-      if (clientErr instanceof ToolError) throw new ToolError(`replaying the binlog failed: ${clientErr.message}`, clientErr);
-      throw asBacktrackError(err);
-    }
+    o.onStep?.(0);
+    const chain = spawnLinked(
+      [
+        { command: o.binlogTool, args: [...binlogReplayArgs(o.flavor, { start: first.start, stop: last.stop, noBinlog: o.noBinlog }), ...steps.map((s) => s.path)], label: o.binlogTool },
+        { command: o.client, args: [...cred, '--binary-mode', '--batch', '--max-allowed-packet=1G'], label: `${o.client} (binlog replay)`, installHint: 'install the client tools (apt-get install mariadb-client)' },
+      ],
+      o.signal,
+    );
+    chain.stdin.end();
+    chain.stdout.resume();
+    const [decoder, client] = await Promise.all(chain.exits.map((p) => p.then(() => undefined, (e: unknown) => e)));
+    // The client's SQL error explains the decoder's broken pipe, not the other way round.
+    if (client) throw new ToolError(`replaying the binlog failed: ${(client as Error).message}`, client);
+    if (decoder) throw asBacktrackError(decoder);
   });
 }
 

@@ -1,6 +1,9 @@
 /** Every command, in the order help lists them. */
 import type { Command } from './command.js';
+import { auditCommand } from './audit.js';
 import { backupCommand } from './backup.js';
+import { daemonCommand } from './daemon.js';
+import { pruneCommand } from './prune.js';
 import { binlogCommand } from './binlog.js';
 import { checkCommand } from './check.js';
 import { helpCommand } from './help.js';
@@ -8,4 +11,4 @@ import { listCommand } from './list.js';
 import { restoreCommand } from './restore.js';
 import { verifyCommand } from './verify.js';
 
-export const COMMANDS: Command[] = [backupCommand, listCommand, verifyCommand, restoreCommand, binlogCommand, checkCommand, helpCommand];
+export const COMMANDS: Command[] = [daemonCommand, backupCommand, listCommand, verifyCommand, restoreCommand, binlogCommand, pruneCommand, auditCommand, checkCommand, helpCommand];

@@ -6,6 +6,7 @@
  * files or names of environment variables that hold them.
  */
 import { z } from 'zod';
+import { validate as validCron } from 'node-cron';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 
 /** A duration string (`5s`, `10m`, `7d`) parsed to milliseconds. */
@@ -18,8 +19,8 @@ const duration = (what: string) =>
 /** A cron expression: five fields, or six with seconds first (node-cron syntax). */
 const cron = z
   .string()
-  .refine((s) => [5, 6].includes(s.trim().split(/\s+/).length), {
-    message: 'a schedule is a cron expression of 5 fields (min hour day month weekday) or 6 (seconds first)',
+  .refine((s) => [5, 6].includes(s.trim().split(/\s+/).length) && validCron(s), {
+    message: 'a schedule is a cron expression of 5 fields (min hour day month weekday) or 6 (seconds first), e.g. "0 3 * * *"',
   });
 
 export const SECRET_HINT = 'secrets are never written in the config file: use passwordFile (a path) or passwordEnv (a variable name)';
@@ -196,6 +197,16 @@ export const ConfigSchema = z
       .prefault({})
       .describe('Logging (JSON to stderr).'),
     shutdownTimeout: duration('shutdownTimeout').prefault('30s').describe('On SIGTERM the daemon finishes within this time.'),
+    daemon: z
+      .object({
+        leaderRetry: duration('daemon.leaderRetry').prefault('2s').describe('How often a standby daemon tries to take a source\'s leader lock, and the leader checks it still holds it.'),
+        lockSessionTimeout: duration('daemon.lockSessionTimeout').prefault('30s').describe('wait_timeout of the leader lock\'s session: if the leader\'s host vanishes, the server frees the lock after this. Takeover takes at most this plus leaderRetry.'),
+        refreshInterval: duration('daemon.refreshInterval').prefault('60s').describe('How often repository-wide metrics (window, sizes, gaps) are recomputed.'),
+        catchUp: z.boolean().default(true).describe('On start (and on becoming leader), run a backup or drill at once when the last success is older than its schedule\'s period.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('The daemon: leadership between several daemons, and housekeeping.'),
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -63,7 +63,7 @@ export interface DumpResult {
 export interface LoadContext {
   target: ConnectionSpec;
   store: ObjectStore;
-  objects: Array<{ key: string; role: 'data' | 'users'; size: number; sha256: string; encrypted: boolean }>;
+  objects: Array<{ key: string; role: 'data' | 'users'; size: number; sha256: string; encrypted: boolean; rawSize?: number }>;
   codec: Pick<CodecOptions, 'zstd' | 'age'>;
   flavorTools: { client?: string | undefined; defaultClient: string };
   /** Leave out accounts and grants. */

@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { ChecksumError, InterruptedError, NotFoundError, ToolError, asBacktrackError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
 import { decompressor, decryptor, hasher, type CodecOptions } from './stages.js';
+import { spawnLinked, type StageSpec } from './linked.js';
 
 /** What the stored object must be. */
 export interface ExpectedObject {
@@ -89,4 +90,64 @@ export async function verifyStoredObject(store: ObjectStore, obj: Omit<ExpectedO
   await pipeline(input, hash.stream);
   const h = hash.result();
   if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch({ ...obj, encrypted: false }, h);
+}
+
+/** A program that consumes the decoded bytes (the SQL client). */
+export interface Consumer {
+  command: string;
+  args: string[];
+  label: string;
+  installHint?: string;
+  /** Called with the consumer's stdout (to read warnings). */
+  onStdout?: (stdout: NodeJS.ReadableStream) => void;
+}
+
+/**
+ * Stream an object, decoded, into a program: ObjectStore.get -> sha256 (in
+ * Node) -> [age -d] -> zstd -d -> consumer, the last hops linked by file
+ * descriptors so the decoded bytes never pass through Node. The consumer's
+ * own failure (an SQL error) is reported as such; zstd's or age's as a
+ * damaged object; a sha256 or size mismatch as ChecksumError.
+ */
+export async function downloadInto(store: ObjectStore, obj: ExpectedObject, consumer: Consumer, opts: Omit<DownloadOptions, 'endSink'>): Promise<void> {
+  const ac = new AbortController();
+  const onOuterAbort = () => ac.abort(opts.signal?.reason);
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let input;
+  try {
+    input = await store.get(obj.key, { signal: ac.signal });
+  } catch (err) {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+    if (err instanceof NotFoundError) throw new NotFoundError(`object ${obj.key} is missing from the repository; this backup cannot be restored`, { key: obj.key });
+    throw err;
+  }
+  const stages: StageSpec[] = [];
+  if (obj.encrypted) {
+    const age = requireAge(opts.codec.age);
+    if (!age.identityFile) throw new ToolError('repository.encryption.identityFile is required to read encrypted objects');
+    stages.push({ command: age.binary, args: ['-d', '-i', age.identityFile], label: 'age -d' });
+  }
+  stages.push({ command: opts.codec.zstd, args: ['-q', '-d', '-c'], label: 'zstd -d', installHint: 'install zstd (apt-get install zstd)' });
+  stages.push(consumer);
+  const chain = spawnLinked(stages, ac.signal);
+  if (consumer.onStdout) consumer.onStdout(chain.stdout);
+  else chain.stdout.resume();
+  const hash = hasher(opts.onBytes);
+  const feed = pipeline(input, hash.stream, chain.stdin).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  const results = await Promise.all([feed, ...chain.exits.map((p) => p.then(() => undefined, (e: unknown) => e))]);
+  opts.signal?.removeEventListener('abort', onOuterAbort);
+  const [feedErr, ...stageErrs] = results;
+  const consumerErr = stageErrs[stageErrs.length - 1];
+  const decodeErr = stageErrs.slice(0, -1).find((e) => e !== undefined);
+  if (opts.signal?.aborted) throw new InterruptedError(`reading ${obj.key} was interrupted`, feedErr ?? decodeErr ?? consumerErr);
+  if (decodeErr) throw new ChecksumError(`object ${obj.key} is damaged: ${(decodeErr as Error).message}; this backup cannot be restored as stored`, { key: obj.key });
+  if (!feedErr) {
+    const h = hash.result();
+    if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch(obj, h);
+  }
+  if (consumerErr) throw asBacktrackError(consumerErr);
+  if (feedErr) throw asBacktrackError(feedErr);
 }

@@ -72,6 +72,8 @@ export async function uploadEncoded(
   const fail = (err: unknown) => {
     firstError ??= err;
     ac.abort(err);
+    // Stop the producer too: a compressor nobody reads any more would block forever.
+    compressed.destroy();
   };
   const age = opts.codec.age ? encryptor(opts.codec.age, ac.signal) : undefined;
   const hash = hasher();

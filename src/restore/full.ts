@@ -101,7 +101,7 @@ export async function loadBackup(o: RestoreOptions, m: Manifest): Promise<LoadRe
   return engineFor(m.engine.name).load({
     target: o.target,
     store: o.repo.store,
-    objects: m.objects.map((x) => ({ key: keys.backupObject(m.source, m.id, x.name), role: x.role, size: x.size, sha256: x.sha256, encrypted: x.encryption === 'age' })),
+    objects: m.objects.map((x) => ({ key: keys.backupObject(m.source, m.id, x.name), role: x.role, size: x.size, sha256: x.sha256, encrypted: x.encryption === 'age', rawSize: x.rawSize })),
     codec: codecFor(o.cfg, o.source),
     flavorTools: { client: o.cfg.tools.client, defaultClient: toolsFor(m.server.flavor).client },
     skipUsers: o.skipUsers,

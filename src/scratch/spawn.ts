@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -43,6 +43,7 @@ export interface SpawnOptions {
 export interface SpawnedServer {
   readonly port: number;
   readonly socket: string;
+  /** The server's data directory (<root>/data). */
   readonly datadir: string;
   readonly pid: number;
   /** root over TCP on loopback, no password. */
@@ -103,13 +104,18 @@ export async function spawnServer(o: SpawnOptions): Promise<SpawnedServer> {
   const isMaria = path.basename(server).startsWith('mariadb');
   const installDb = o.installDbBinary ?? findBinary(isMaria ? ['mariadb-install-db', 'mysql_install_db'] : []);
   const rootArgs = process.getuid?.() === 0 ? ['--user=root'] : [];
+  // <root>/data is the datadir; <root>/tmp the server's own tmpdir (concurrent
+  // bootstraps sharing /tmp collide on temporary table names).
   const fresh = !o.datadir;
-  const datadir = o.datadir ?? (await mkdtemp(path.join(o.baseDir ?? tmpdir(), 'backtrack-scratch-')));
-  const socket = path.join(datadir, 'mysqld.sock');
+  const root = o.datadir ? path.dirname(o.datadir) : await mkdtemp(path.join(o.baseDir ?? tmpdir(), 'backtrack-scratch-'));
+  const datadir = o.datadir ?? path.join(root, 'data');
+  const tmp = path.join(root, 'tmp');
+  await mkdir(tmp, { recursive: true });
+  const socket = path.join(root, 'mysqld.sock');
   // From here on, a kill -9 of this process must not leave the datadir or a server behind.
-  startWatchdog(datadir);
+  startWatchdog(root);
   try {
-    if (fresh) await initDatadir(server, installDb, datadir, rootArgs, isMaria, o.signal);
+    if (fresh) await initDatadir(server, installDb, datadir, [...rootArgs, `--tmpdir=${tmp}`], isMaria, o.signal);
     const port = o.port ?? (await freePort());
     const args = [
       '--no-defaults',
@@ -118,8 +124,9 @@ export async function spawnServer(o: SpawnOptions): Promise<SpawnedServer> {
       `--port=${port}`,
       '--bind-address=127.0.0.1',
       `--socket=${socket}`,
-      `--pid-file=${path.join(datadir, 'mysqld.pid')}`,
-      `--log-error=${path.join(datadir, 'error.log')}`,
+      `--pid-file=${path.join(root, 'mysqld.pid')}`,
+      `--log-error=${path.join(root, 'error.log')}`,
+      `--tmpdir=${tmp}`,
       '--skip-name-resolve',
       '--max-connections=200',
       `--innodb-buffer-pool-size=${o.bufferPoolSize ?? '256M'}`,
@@ -127,11 +134,11 @@ export async function spawnServer(o: SpawnOptions): Promise<SpawnedServer> {
       ...(o.extraArgs ?? []),
     ];
     const child = spawn(server, args, { stdio: 'ignore' });
-    const entry = { child, datadir };
+    const entry = { child, datadir: root };
     live.add(entry);
     installExitHook();
     const spec: ConnectionSpec = { host: '127.0.0.1', port, user: 'root', password: '', connectTimeoutMs: 5000, label: 'scratch server' };
-    await waitReady(child, spec, datadir, o.startTimeoutMs ?? 120_000, o.signal);
+    await waitReady(child, spec, root, o.startTimeoutMs ?? 120_000, o.signal);
     let stopped = false;
     const stopChild = async (sig: NodeJS.Signals) => {
       if (child.exitCode === null && child.signalCode === null) {
@@ -152,7 +159,7 @@ export async function spawnServer(o: SpawnOptions): Promise<SpawnedServer> {
       async stop(opts = {}) {
         if (!stopped) await stopChild('SIGTERM');
         stopped = true;
-        if (!opts.keepData) await rm(datadir, { recursive: true, force: true });
+        if (!opts.keepData) await rm(root, { recursive: true, force: true });
       },
       async crash() {
         await stopChild('SIGKILL');
@@ -160,7 +167,7 @@ export async function spawnServer(o: SpawnOptions): Promise<SpawnedServer> {
       },
     };
   } catch (err) {
-    if (fresh) await rm(datadir, { recursive: true, force: true });
+    if (fresh) await rm(root, { recursive: true, force: true });
     throw err;
   }
 }

@@ -37,6 +37,8 @@ export async function dumpWithMysqldump(ctx: DumpContext): Promise<DumpResult> {
   const scanner = new DumpScanner(ctx.onRawBytes);
   const dataName = `data.sql${suffix}`;
   const key = `${ctx.prefix}${dataName}`;
+  // If the data dump fails, the concurrent accounts upload must settle before
+  // the caller removes the backup's objects, or it could land after the cleanup.
   const data = await withClientCredentials(ctx.source, async (cred) => {
     // The dump is relayed through Node, which scans it on the way to zstd.
     // (Linking dump | tee | zstd by file descriptors, with Node reading a tap,
@@ -47,6 +49,10 @@ export async function dumpWithMysqldump(ctx: DumpContext): Promise<DumpResult> {
     const stored = await uploadCompressed(raw, ctx.store, key, { codec: ctx.codec, signal: ctx.signal });
     await dump.done;
     return stored;
+  }).catch(async (err: unknown) => {
+    await accounts.catch(() => undefined);
+    await toolVersion.catch(() => undefined);
+    throw err;
   });
   const facts = scanner.facts;
   checkDumpComplete(facts, tool);

@@ -4,10 +4,8 @@
  * the SQL client. The client stops at the first SQL error, and its message
  * (with the line number) becomes the error.
  */
-import { ToolError, asBacktrackError } from '../../errors.js';
 import { withClientCredentials } from '../../mysql/client.js';
-import { downloadDecompressed } from '../../pipeline/download.js';
-import { runTool } from '../../pipeline/spawn.js';
+import { downloadInto } from '../../pipeline/download.js';
 import type { LoadContext, LoadResult } from '../engine.js';
 
 /** Apply a backup's objects to the target. */
@@ -22,27 +20,25 @@ export async function loadWithMysqlClient(ctx: LoadContext): Promise<LoadResult>
     for (const obj of ordered) {
       const args = [...cred, '--binary-mode', '--batch', '--max-allowed-packet=1G', '--show-warnings'];
       if (ctx.noBinlog) args.push('--init-command=SET SESSION sql_log_bin=0');
-      const proc = runTool(client, args, { signal: ctx.signal, label: `${client} (loading ${obj.role})`, installHint: 'install the client tools (apt-get install mariadb-client)' });
-      countWarnings(proc.stdout, (w) => {
-        warnings++;
-        if (samples.length < 10) samples.push(w);
-      });
       const base = bytesRead;
-      try {
-        const r = await downloadDecompressed(ctx.store, obj, proc.stdin, { codec: ctx.codec, signal: ctx.signal, onBytes: (n) => ctx.onBytes?.(base + n) });
-        rawBytes += r.rawBytes;
-      } catch (err) {
-        // When the client died first, its SQL error is the story, not the broken pipe.
-        if (isPipeError(err)) {
-          const clientErr = await proc.done.then(() => undefined, (e: unknown) => e);
-          if (clientErr instanceof ToolError) throw clientErr;
-        }
-        proc.stdin.destroy();
-        proc.kill();
-        throw asBacktrackError(err);
-      }
-      await proc.done;
+      await downloadInto(
+        ctx.store,
+        obj,
+        {
+          command: client,
+          args,
+          label: `${client} (loading ${obj.role})`,
+          installHint: 'install the client tools (apt-get install mariadb-client)',
+          onStdout: (out) =>
+            countWarnings(out, (w) => {
+              warnings++;
+              if (samples.length < 10) samples.push(w);
+            }),
+        },
+        { codec: ctx.codec, signal: ctx.signal, onBytes: (n) => ctx.onBytes?.(base + n) },
+      );
       bytesRead += obj.size;
+      rawBytes += obj.rawSize ?? 0;
     }
   });
   return { bytesRead, rawBytes, warnings, warningSamples: samples };
@@ -57,14 +53,4 @@ function countWarnings(stdout: NodeJS.ReadableStream, onWarning: (line: string) 
     rest = lines.pop() ?? '';
     for (const l of lines) if (l.startsWith('Warning (Code')) onWarning(l);
   });
-}
-
-function isPipeError(err: unknown): boolean {
-  let cur: unknown = err;
-  for (let i = 0; cur && i < 5; i++) {
-    const code = (cur as { code?: string }).code;
-    if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_PREMATURE_CLOSE') return true;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return false;
 }

@@ -31,6 +31,7 @@ const BACKSLASH = 0x5c;
 const LPAREN = 0x28;
 const RPAREN = 0x29;
 const SEMI = 0x3b;
+const COMMA = 0x2c;
 const NL = 0x0a;
 const BACKTICK = 0x60;
 const INSERT_PREFIX = Buffer.from('INSERT INTO `');
@@ -56,6 +57,12 @@ export class DumpScanner extends Transform {
   private tuples = 0;
   private sawBodyByte = false;
   private columnList = false;
+  /** The last byte outside strings before the first tuple (to spot "VALUES\n("). */
+  private lastByte = 0;
+  /** Row-per-line format: each tuple on its own line, counted by line ends. */
+  private lineMode = false;
+  private tail1 = 0;
+  private tail2 = 0;
 
   constructor(private readonly onBytes?: (total: number) => void) {
     super({ highWaterMark: 1024 * 1024 });
@@ -175,6 +182,8 @@ export class DumpScanner extends Transform {
         this.tuples = 0;
         this.sawBodyByte = false;
         this.columnList = false;
+        this.lineMode = false;
+        this.lastByte = 0;
         return i;
       }
       if (c === BACKTICK) this.tickPending = true;
@@ -183,8 +192,43 @@ export class DumpScanner extends Transform {
     return buf.length;
   }
 
+  /**
+   * Row-per-line INSERTs (MariaDB's dump writes "VALUES\n(...),\n(...);"):
+   * string values have their newlines escaped, so every raw newline ends a
+   * tuple line, which ends in "),", or ");" for the last. Counting line ends
+   * with indexOf (memchr) is many times faster than stepping through bytes.
+   */
+  private scanLines(buf: Buffer, start: number): number {
+    let i = start;
+    for (;;) {
+      const nl = buf.indexOf(NL, i);
+      if (nl < 0) {
+        if (buf.length - i >= 2) {
+          this.tail2 = buf[buf.length - 2] as number;
+          this.tail1 = buf[buf.length - 1] as number;
+        } else if (buf.length - i === 1) {
+          this.tail2 = this.tail1;
+          this.tail1 = buf[buf.length - 1] as number;
+        }
+        return buf.length;
+      }
+      const b1 = nl - 1 >= i ? (buf[nl - 1] as number) : this.tail1;
+      const b2 = nl - 2 >= i ? (buf[nl - 2] as number) : nl - 1 >= i ? this.tail1 : this.tail2;
+      this.tail1 = 0;
+      this.tail2 = 0;
+      i = nl + 1;
+      if (b2 === RPAREN && b1 === COMMA) this.tuples++;
+      else if (b2 === RPAREN && b1 === SEMI) {
+        this.finishInsert(this.tuples + 1);
+        this.atLineStart = true;
+        return i;
+      }
+    }
+  }
+
   /** The hot loop: count top-level parenthesised tuples up to the closing ';'. */
   private scanBody(buf: Buffer, start: number): number {
+    if (this.lineMode) return this.scanLines(buf, start);
     let inString = this.inString;
     let escape = this.escape;
     let depth = this.depth;
@@ -219,6 +263,8 @@ export class DumpScanner extends Transform {
         continue;
       }
       const c = buf[i] as number;
+      const prev = this.lastByte;
+      if (tuples === 0 && c !== 0x20) this.lastByte = c;
       if (!this.sawBodyByte && c !== 0x20) {
         this.sawBodyByte = true;
         // "INSERT INTO `t` (`a`, `b`) VALUES ..." names its columns first.
@@ -226,7 +272,15 @@ export class DumpScanner extends Transform {
       }
       if (c === QUOTE) inString = true;
       else if (c === LPAREN) {
-        if (depth === 0) tuples++;
+        if (depth === 0) {
+          if (tuples === 0 && !this.columnList && prev === NL) {
+            // "VALUES\n(": the row-per-line format; the rest goes by lines.
+            this.lineMode = true;
+            this.tuples = 0;
+            return this.scanLines(buf, i + 1);
+          }
+          tuples++;
+        }
         depth++;
       } else if (c === RPAREN) depth--;
       else if (c === SEMI && depth === 0) {

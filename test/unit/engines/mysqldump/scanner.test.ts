@@ -102,3 +102,15 @@ describe('DumpScanner', () => {
     expect(Buffer.concat(out).toString()).toBe(DUMP);
   });
 });
+
+describe('DumpScanner row-per-line format', () => {
+  const rows = Array.from({ length: 500 }, (_, i) => `(${i},'a line with ),\\n and );\\n inside a string',0x0A0D)`);
+  const dump = `USE \`s\`;\nINSERT INTO \`t\` VALUES\n${rows.join(',\n')};\nINSERT INTO \`t\` VALUES\n(9,'x');\n`;
+
+  it('counts one row per line, whatever the chunking', async () => {
+    for (const size of [1, 2, 3, 5, 64, 4096, 1 << 20]) {
+      const facts = await scan(dump, size);
+      expect(facts.rows.get('s\u0000t'), `chunk ${size}`).toBe(501);
+    }
+  });
+});

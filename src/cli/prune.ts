@@ -1,0 +1,37 @@
+/** `backtrack prune`: apply retention now, or show what it would delete. */
+import { selectSource } from '../config/load.js';
+import { pruneSource, type PruneResult } from '../prune/prune.js';
+import { cliActor } from '../repository/audit.js';
+import { openRepository } from '../runtime/context.js';
+import { bool, str, type Command } from './command.js';
+
+function render(source: string, r: PruneResult): string {
+  const d = r.decision;
+  return [
+    `source ${source}: ${r.dryRun ? 'would delete' : 'deleted'} ${d.remove.length} backup(s), ${d.removeBinlogs.length} binlog file(s), ${d.removeTimelines.length} timeline(s); keeps ${d.keep.length} backup(s)`,
+    ...d.keep.map((k) => `  keep    ${k.id}  (${k.reasons.join('; ')})`),
+    ...d.remove.map((k) => `  ${r.dryRun ? 'would delete' : 'DELETED'} ${k.id}  (${k.reason})`),
+    ...d.removeBinlogs.map((b) => `  ${r.dryRun ? 'would delete' : 'DELETED'} binlog ${b.timeline}/${b.file}  (${b.reason})`),
+    ...d.removeTimelines.map((t) => `  ${r.dryRun ? 'would delete' : 'DELETED'} timeline ${t.timeline}  (${t.reason})`),
+  ].join('\n');
+}
+
+export const pruneCommand: Command = {
+  name: 'prune',
+  summary: 'apply retention: delete backups and binlog files no rule keeps',
+  usage: 'backtrack prune [--source NAME] [--dry-run] [--json]',
+  options: {
+    source: { type: 'string', arg: 'NAME', description: 'only this source (default: every source)' },
+    'dry-run': { type: 'boolean', description: 'list what would be deleted and why; delete nothing' },
+  },
+  details: 'Rules: retention.keepLast, keepDaily, keepWeekly, keepMonthly, keepWithin; the newest backup that passed a drill is always kept. Binlog files go only where no kept backup and no part of the kept recovery window needs them. Each deletion is an audit event.',
+  async run(ctx) {
+    const name = str(ctx, 'source');
+    const sources = name ? [selectSource(ctx.cfg, name)] : ctx.cfg.sources;
+    const dryRun = bool(ctx, 'dry-run');
+    const repo = await openRepository(ctx.cfg, dryRun ? 'read' : 'write', ctx.log);
+    const out: Array<{ source: string; result: PruneResult }> = [];
+    for (const source of sources) out.push({ source: source.name, result: await pruneSource({ cfg: ctx.cfg, source, repo, log: ctx.log, actor: cliActor(), dryRun }) });
+    return { json: { dryRun, sources: out.map((o) => ({ source: o.source, ...o.result })) }, text: out.map((o) => render(o.source, o.result)).join('\n\n') };
+  },
+};

@@ -1,0 +1,173 @@
+/**
+ * The daemon: one process protecting every configured source. A small
+ * facade, start() and stop(), both idempotent (like graphile-worker's):
+ * start opens the repository, the HTTP server and one SourceRuntime per
+ * source; stop stops taking jobs, aborts running ones cleanly, uploads the
+ * active binlog segments, releases locks and scratch servers, and closes
+ * the HTTP server.
+ */
+import type { Config } from '../config/schema.js';
+import { readTokenFile } from '../config/secrets.js';
+import { asBacktrackError } from '../errors.js';
+import { loadChain, restorableWindows } from '../binlog/chain.js';
+import { HttpServer, parseTokens, type ApiBackend } from '../http/server.js';
+import { closeQuietly, connect } from '../mysql/connect.js';
+import type { Logger } from '../observability/logger.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { latestDrillByBackup, listDrillReports } from '../repository/drills.js';
+import type { Repository } from '../repository/repository.js';
+import { FORMAT_KEY, keys } from '../repository/layout.js';
+import { openRepository, sourceSpec } from '../runtime/context.js';
+import { binlogKeys } from '../binlog/sidecar.js';
+import { SourceRuntime } from './source-runtime.js';
+
+export interface DaemonOptions {
+  cfg: Config;
+  log: Logger;
+  /** Override http.listen (tests use port 0). */
+  listen?: string;
+}
+
+export class Daemon {
+  readonly metrics: Metrics = createMetrics();
+  private repo?: Repository;
+  private http?: HttpServer;
+  private sources: SourceRuntime[] = [];
+  private refreshTimer?: NodeJS.Timeout;
+  private starting?: Promise<{ port: number }>;
+  private stopping?: Promise<void>;
+
+  constructor(private readonly o: DaemonOptions) {}
+
+  /** Start everything; resolves with the HTTP port. Idempotent. */
+  start(): Promise<{ port: number }> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  /** Stop everything. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStart(): Promise<{ port: number }> {
+    const { cfg, log } = this.o;
+    this.metrics.up.set(1);
+    this.metrics.configSources.set(cfg.sources.length);
+    this.repo = await openRepository(cfg, 'write', log);
+    const tokens = cfg.http.tokenFile ? parseTokens(readTokenFile(cfg.http.tokenFile, 'API token')) : [];
+    this.http = new HttpServer({ listen: this.o.listen ?? cfg.http.listen, tokens, protectMetrics: cfg.http.protectMetrics, backend: this.backend(), log });
+    const addr = await this.http.start();
+    this.sources = cfg.sources.map((source) => new SourceRuntime({ cfg, source, repo: this.repo!, log, metrics: this.metrics, onJobDone: () => void this.refresh() }));
+    for (const s of this.sources) s.start();
+    await this.refresh();
+    this.refreshTimer = setInterval(() => void this.refresh(), cfg.daemon.refreshInterval);
+    log.info({ port: addr.port, sources: cfg.sources.map((s) => s.name), api: tokens.length > 0 }, 'daemon started');
+    return { port: addr.port };
+  }
+
+  private async doStop(): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await Promise.all(this.sources.map((s) => s.stop().catch((err: unknown) => this.o.log.error({ err }, 'stopping a source failed'))));
+    await this.http?.stop();
+    this.metrics.up.set(0);
+    this.o.log.info('daemon stopped');
+  }
+
+  /** Recompute what the repository says: window, gaps, sizes, last successes. */
+  private async refresh(): Promise<void> {
+    const repo = this.repo;
+    if (!repo) return;
+    for (const s of this.o.cfg.sources) {
+      const l = { source: s.name };
+      try {
+        const { backups } = await repo.listBackups(s.name);
+        const manifests = backups.map((b) => b.manifest);
+        const timelines = await loadChain(repo, s.name);
+        const windows = restorableWindows(timelines, manifests).sort((a, b) => (a.to < b.to ? -1 : 1));
+        const w = windows[windows.length - 1];
+        this.metrics.windowStart.set(l, w ? Date.parse(w.from) / 1000 : 0);
+        this.metrics.windowEnd.set(l, w ? Date.parse(w.to) / 1000 : 0);
+        this.metrics.binlogGaps.set(l, timelines.reduce((n, t) => n + t.gaps.length, 0));
+        this.metrics.backupsKept.set(l, manifests.length);
+        const newest = manifests[manifests.length - 1];
+        if (newest) {
+          this.metrics.backupLastSuccess.set(l, Date.parse(newest.finishedAt) / 1000);
+          this.metrics.backupLastDuration.set(l, (Date.parse(newest.finishedAt) - Date.parse(newest.startedAt)) / 1000);
+          this.metrics.backupLastSize.set(l, newest.objects.reduce((a, x) => a + x.size, 0));
+        }
+        const last = timelines.map((t) => t.lastTransactionTime).filter(Boolean).sort().slice(-1)[0];
+        if (last) this.metrics.binlogLastEvent.set(l, Date.parse(last) / 1000);
+        const reports = await listDrillReports(repo, s.name);
+        const lastDrill = reports[reports.length - 1];
+        if (lastDrill) {
+          this.metrics.drillLastTimestamp.set(l, Date.parse(lastDrill.finishedAt) / 1000);
+          this.metrics.drillLastVerdict.set(l, lastDrill.verdict === 'passed' ? 1 : 0);
+          this.metrics.drillRestoreSeconds.set(l, lastDrill.rto.seconds);
+        }
+        const lastPass = [...reports].reverse().find((r) => r.verdict === 'passed');
+        if (lastPass) this.metrics.drillLastSuccess.set(l, Date.parse(lastPass.finishedAt) / 1000);
+        for (const [kind, prefix] of [['backups', keys.backupsPrefix(s.name)], ['binlogs', binlogKeys.prefix(s.name)], ['drills', keys.drillsPrefix(s.name)]] as const) {
+          const objs = await repo.store.list(prefix);
+          this.metrics.repositoryBytes.set({ ...l, kind }, objs.reduce((a, x) => a + x.size, 0));
+        }
+      } catch (err) {
+        this.o.log.warn({ source: s.name, error: asBacktrackError(err).message }, 'could not refresh repository metrics');
+      }
+    }
+  }
+
+  private backend(): ApiBackend {
+    const find = (name: string) => this.sources[this.o.cfg.sources.findIndex((c) => c.name === name)];
+    return {
+      registry: this.metrics.registry,
+      ready: () => this.ready(),
+      sources: async () => ({
+        sources: this.o.cfg.sources.map((s, i) => ({ name: s.name, leader: this.sources[i]?.leader.isLeader ?? false, schedules: { backup: s.backup.schedule ?? null, drill: s.verify.schedule ?? null, prune: s.prune.schedule ?? null }, binlog: s.binlog.enabled })),
+      }),
+      backups: async (source) => {
+        const { backups } = await this.repo!.listBackups(source);
+        const drills = latestDrillByBackup(await listDrillReports(this.repo!, source));
+        return { source, backups: backups.map(({ manifest: m }) => ({ id: m.id, startedAt: m.startedAt, finishedAt: m.finishedAt, bytes: m.objects.reduce((a, x) => a + x.size, 0), snapshot: m.snapshot, drill: drills.get(m.id) ? { verdict: drills.get(m.id)!.verdict, at: drills.get(m.id)!.finishedAt } : null })) };
+      },
+      drills: async (source) => ({ source, drills: await listDrillReports(this.repo!, source) }),
+      window: async (source) => {
+        const { backups } = await this.repo!.listBackups(source);
+        const timelines = await loadChain(this.repo!, source);
+        return { source, windows: restorableWindows(timelines, backups.map((b) => b.manifest)), gaps: timelines.flatMap((t) => t.gaps) };
+      },
+      trigger: (source, kind, actor) => {
+        const rt = find(source);
+        if (!rt) return { status: 404, body: { error: `no source ${source}` } };
+        const r = rt.trigger(kind, actor);
+        if ('notLeader' in r) return { status: 503, body: { error: `this daemon is not the leader for ${source}; another daemon runs its jobs` } };
+        if ('busy' in r) return { status: 409, body: { error: `a ${kind} of ${source} is already ${r.busy.state}`, job: r.busy } };
+        return { status: 202, body: { job: r.job } };
+      },
+      job: (id) => this.sources.map((s) => s.jobs.get(id)).find(Boolean),
+    };
+  }
+
+  /** Ready when the repository and every source answer. */
+  private async ready(): Promise<{ ready: boolean; [k: string]: unknown }> {
+    const repository = await this.repo!.store.head(FORMAT_KEY).then(
+      () => ({ ok: true }),
+      (err: unknown) => ({ ok: false, error: asBacktrackError(err).message }),
+    );
+    const sources: Record<string, unknown> = {};
+    for (const [i, s] of this.o.cfg.sources.entries()) {
+      try {
+        const c = await connect({ ...sourceSpec(s), connectTimeoutMs: 3000 });
+        await c.query('SELECT 1');
+        await closeQuietly(c);
+        sources[s.name] = { ok: true, leader: this.sources[i]?.leader.isLeader ?? false };
+      } catch (err) {
+        sources[s.name] = { ok: false, error: asBacktrackError(err).message };
+      }
+    }
+    const ready = repository.ok && Object.values(sources).every((x) => (x as { ok: boolean }).ok);
+    return { ready, config: { ok: true, sources: this.o.cfg.sources.length }, repository, sources };
+  }
+}

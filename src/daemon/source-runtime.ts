@@ -71,7 +71,12 @@ export class SourceRuntime {
   }
 
   start(): void {
-    this.o.metrics.leader.set({ source: this.name }, 0);
+    // Every series exists from the start, so "0" is never confused with "absent".
+    const l = { source: this.name };
+    this.o.metrics.leader.set(l, 0);
+    this.o.metrics.binlogArchiverUp.set(l, 0);
+    this.o.metrics.binlogLag.set(l, 0);
+    for (const job of ['backup', 'drill', 'prune']) this.o.metrics.jobRunning.set({ ...l, job }, 0);
     for (const [kind, expr] of this.schedules()) {
       const task = cron.schedule(expr, () => this.scheduled(kind), { timezone: this.o.cfg.timezone, name: `${this.name}:${kind}` });
       this.tasks.push(task);

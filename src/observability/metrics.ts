@@ -8,7 +8,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'backtrack_process_' });
+  collectDefaultMetrics({ register: registry, prefix: 'backtrack_' });
   const reg = { registers: [registry] };
   const g = (name: string, help: string, labelNames: string[] = ['source']) => new Gauge({ name, help, labelNames, ...reg });
   const c = (name: string, help: string, labelNames: string[] = ['source']) => new Counter({ name, help, labelNames, ...reg });

@@ -1,0 +1,158 @@
+/**
+ * The daemon as SREs run it: a child process with second-level schedules
+ * against MariaDB and s3rver for about a minute. Backups and drills happen on
+ * schedule and never overlap, the archiver runs, /metrics shows it all, the
+ * API wants its token, and SIGTERM ends it within the bound leaving no
+ * scratch server, no partial backup and no binlog bytes behind. Then two
+ * daemons on one source: one leads, and the other takes over when it dies.
+ */
+import { execSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ResultPromise } from 'execa';
+import { startMariaDB, type TestServer } from '../../helpers/mariadb.js';
+import { startS3, type S3Sandbox } from '../../helpers/s3.js';
+import { writeTestConfig } from '../../helpers/config.js';
+import { cli, cliSpawn } from '../../helpers/cli.js';
+import { metric, request, getText } from '../../helpers/http.js';
+import { waitFor, waitForStderr, sleep } from '../../helpers/wait.js';
+import { WORKLOAD_SCHEMA, Workload } from '../../helpers/workload.js';
+import { freePort } from '../../../src/scratch/spawn.js';
+
+let source: TestServer;
+let s3: S3Sandbox;
+let account: { user: string; passwordFile: string };
+const TOKEN = 'test-token-6c1f0e';
+const running: ResultPromise[] = [];
+
+beforeAll(async () => {
+  [source, s3] = await Promise.all([startMariaDB(), startS3()]);
+  await source.source(WORKLOAD_SCHEMA);
+  account = await source.createBacktrackUser();
+  await source.query("GRANT CREATE, INSERT, DELETE, SELECT ON backtrack.* TO 'backtrack'@'127.0.0.1'");
+});
+afterAll(async () => {
+  for (const c of running) c.kill('SIGKILL');
+  await Promise.all([source?.stop(), s3?.stop()]);
+});
+
+async function daemonConfig(port: number, source_: Record<string, unknown>, top: Record<string, unknown> = {}) {
+  const t = await writeTestConfig(source, account, { kind: 's3', s3 }, { source: source_, top });
+  const tokenFile = path.join(t.dir, 'token');
+  await writeFile(tokenFile, `ops:${TOKEN}\n`, { mode: 0o600 });
+  const { stringify } = await import('yaml');
+  await writeFile(t.file, stringify({ ...t.raw, ...top, http: { listen: `127.0.0.1:${port}`, tokenFile }, shutdownTimeout: '20s', daemon: { leaderRetry: '1s', lockSessionTimeout: '10s', refreshInterval: '5s' } }));
+  return t;
+}
+
+function startDaemon(file: string): ResultPromise {
+  const child = cliSpawn(['daemon', '--config', file]);
+  running.push(child);
+  return child;
+}
+
+describe('backtrack daemon', () => {
+  it('runs schedules without overlap, archives, serves metrics and the API, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const t = await daemonConfig(port, {
+      backup: { schedule: '*/12 * * * * *' },
+      verify: { schedule: '5,35 * * * * *', heartbeat: { enabled: true, interval: '1s' } },
+      binlog: { uploadInterval: '1s' },
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const d = startDaemon(t.file);
+    await waitForStderr(d, /daemon started/);
+    const work = new Workload(source);
+    work.start(10);
+    await sleep(50_000);
+
+    // /metrics is open and shows the work done.
+    const m = (await getText(`${base}/metrics`)).body;
+    expect(metric(m, 'backtrack_up')).toBe(1);
+    expect(metric(m, 'backtrack_leader', { source: 'main' })).toBe(1);
+    expect(metric(m, 'backtrack_backup_last_success_timestamp_seconds', { source: 'main' })).toBeGreaterThan(Date.now() / 1000 - 60);
+    expect(metric(m, 'backtrack_drill_last_verdict', { source: 'main' })).toBe(1);
+    expect(metric(m, 'backtrack_binlog_archiver_up', { source: 'main' })).toBe(1);
+    expect(metric(m, 'backtrack_binlog_segments_uploaded_total', { source: 'main' })).toBeGreaterThan(5);
+    expect(metric(m, 'backtrack_restorable_window_end_timestamp_seconds', { source: 'main' })).toBeGreaterThan(0);
+    expect(m).toMatch(/backtrack_process_resident_memory_bytes/);
+    expect((await getText(`${base}/healthz`)).status).toBe(200);
+    const ready = await request('GET', `${base}/readyz`);
+    expect(ready.status, JSON.stringify(ready.json)).toBe(200);
+
+    // The API needs the token, compared in constant time.
+    expect((await request('GET', `${base}/api/v1/sources`)).status).toBe(401);
+    expect((await request('GET', `${base}/api/v1/sources`, 'wrong-token')).status).toBe(401);
+    const sources = await request('GET', `${base}/api/v1/sources`, TOKEN);
+    expect(sources.status).toBe(200);
+    expect(sources.json.sources[0]).toMatchObject({ name: 'main', leader: true });
+    const trig = await request('POST', `${base}/api/v1/sources/main/backups`, TOKEN);
+    expect([202, 409]).toContain(trig.status);
+    const again = await request('POST', `${base}/api/v1/sources/main/backups`, TOKEN);
+    expect(again.status).toBe(409);
+    const jobId = (trig.json.job ?? again.json.job).id;
+    await waitFor(async () => ['succeeded', 'failed'].includes((await request('GET', `${base}/api/v1/jobs/${jobId}`, TOKEN)).json.state), 'the triggered backup to finish', 30_000, 250);
+    expect((await request('GET', `${base}/api/v1/jobs/${jobId}`, TOKEN)).json.state).toBe('succeeded');
+
+    // The last row before the stop must be archived by the time the daemon exits.
+    await work.stop();
+    const last = await work.writeOne('last before SIGTERM');
+    await work.close();
+    const t0 = Date.now();
+    d.kill('SIGTERM');
+    const r = await d;
+    const took = Date.now() - t0;
+    expect(r.exitCode, String(r.stderr).slice(-2000)).toBe(0);
+    expect(took).toBeLessThan(20_000);
+
+    // Schedules ran, several times, and jobs never overlapped.
+    const audit = await cli(['audit', '--config', t.file, '--json']);
+    const jobs = audit.json.events.filter((e: { action: string }) => e.action === 'backup' || e.action === 'drill');
+    expect(jobs.filter((e: { action: string }) => e.action === 'backup').length).toBeGreaterThanOrEqual(3);
+    expect(jobs.filter((e: { action: string }) => e.action === 'drill').length).toBeGreaterThanOrEqual(2);
+    expect(jobs.some((e: { actor: { kind: string; name: string } }) => e.actor.kind === 'api' && e.actor.name === 'ops')).toBe(true);
+    const spans = jobs.map((e: { at: string; durationSeconds: number }) => [Date.parse(e.at) - e.durationSeconds * 1000, Date.parse(e.at)]).sort((a: number[], b: number[]) => a[0]! - b[0]!);
+    for (let i = 1; i < spans.length; i++) expect(spans[i][0], 'two jobs of one source overlapped').toBeGreaterThanOrEqual(spans[i - 1][1] - 50);
+
+    // Nothing left behind: no partial backup, no scratch server, no unarchived bytes.
+    const list = await cli(['list', '--config', t.file, '--json']);
+    expect(list.json.sources[0].leftovers).toEqual([]);
+    expect(list.json.sources[0].backups.every((b: { drill: unknown }) => b !== null)).toBe(true);
+    const scratch = path.join(t.dir, 'work', 'scratch');
+    expect(existsSync(scratch) ? readdirSync(scratch) : []).toEqual([]);
+    expect(execSync(`pgrep -af '[m]ariadbd.*${t.dir}' || true`).toString().trim()).toBe('');
+    const plan = await cli(['restore', '--config', t.file, '--target', 'mysql://root@127.0.0.1:1', '--dry-run', '--to-gtid', last.gtid]);
+    expect(plan.code, plan.stderr).not.toBe(8);
+    expect(plan.stderr).not.toMatch(/is not in the archived binlog/);
+  });
+
+  it('lets only one of two daemons lead a source, and the other takes over when it dies', async () => {
+    const [p1, p2] = [await freePort(), await freePort()];
+    const c1 = await daemonConfig(p1, { binlog: { uploadInterval: '1s' } });
+    const { stringify } = await import('yaml');
+    const c2file = path.join(c1.dir, 'second.yaml');
+    await writeFile(c2file, stringify({ ...(await import('yaml')).parse(await (await import('node:fs/promises')).readFile(c1.file, 'utf8')), http: { listen: `127.0.0.1:${p2}`, tokenFile: path.join(c1.dir, 'token') } }));
+    const d1 = startDaemon(c1.file);
+    await waitForStderr(d1, /daemon started/);
+    const d2 = startDaemon(c2file);
+    await waitForStderr(d2, /daemon started/);
+    await sleep(3000);
+    const leaderOf = async (port: number) => metric((await getText(`http://127.0.0.1:${port}/metrics`)).body, 'backtrack_leader', { source: 'main' });
+    const archiving = async (port: number) => metric((await getText(`http://127.0.0.1:${port}/metrics`)).body, 'backtrack_binlog_archiver_up', { source: 'main' });
+    const [l1, l2] = [await leaderOf(p1), await leaderOf(p2)];
+    expect(l1! + l2!).toBe(1);
+    const [leader, standby, standbyPort] = l1 === 1 ? [d1, d2, p2] : [d2, d1, p1];
+    expect(await archiving(standbyPort)).toBe(0);
+    const killedAt = Date.now();
+    leader.kill('SIGKILL');
+    await leader;
+    await waitFor(async () => (await leaderOf(standbyPort)) === 1, 'the standby to take over', 15_000, 100);
+    const takeover = Date.now() - killedAt;
+    expect(takeover).toBeLessThan(5_000);
+    await waitFor(async () => (await archiving(standbyPort)) === 1, 'the new leader to archive', 15_000, 200);
+    standby.kill('SIGTERM');
+    expect((await standby).exitCode).toBe(0);
+  });
+});

@@ -5,7 +5,6 @@
  * still works across the kept window (and is refused before it).
  */
 import { readdirSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResultPromise } from 'execa';

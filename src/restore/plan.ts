@@ -122,9 +122,17 @@ async function resolve(point: TargetPoint, m: Manifest, tl: Timeline, c: PlanCon
   const startIdx = tl.files.findIndex((f) => f.file === snap.file);
   if (startIdx < 0) return { ok: false, reason: `its snapshot file ${snap.file} is not archived` };
   const cond = condition(point, tl.flavor, snap.gtid);
-  // 1. The backup must not already hold a transaction the point excludes.
-  const pre = await checkBeforeSnapshot(cond, tl.files[startIdx] as ChainFile, P, tl, c);
-  if (pre) return pre;
+  // 1. The backup must not already hold a transaction the point excludes
+  //    (only a time or a GTID can exclude what a backup holds).
+  if (point.kind === 'position') {
+    const cmp = comparePoints({ file: point.file, offset: point.position }, P);
+    if (cmp < 0) return { ok: false, reason: `its snapshot point ${P.file}:${P.offset} is after ${point.file}:${point.position}` };
+    if (cmp === 0) return { ok: true, stop: P, notes: ['the backup itself ends exactly at the target: no binlog to replay'] };
+  }
+  if (point.kind === 'time' || point.kind === 'gtid') {
+    const pre = await checkBeforeSnapshot(cond, tl.files[startIdx] as ChainFile, P, tl, c);
+    if (pre) return pre;
+  }
   if (cond.done()) return { ok: true, stop: P, notes: ['the backup itself ends exactly at the target: no binlog to replay'] };
   // 2. Walk forward from the snapshot point until the condition stops us, or a gap does.
   const gap = nextGap(tl, P);

@@ -162,8 +162,9 @@ async function replayAndCheck(o: DrillOptions, m: Manifest, scratch: Scratch, pi
     if (signal.aborted) throw err;
     return { name: 'point-in-time', verdict: 'failed', message: `the binlog replay failed: ${asBacktrackError(err).message}`, evidence };
   }
-  const pointSec = pitr.point.kind === 'time' ? pitr.point.seconds : pitr.lastIncluded ? Math.floor(Date.parse(pitr.lastIncluded.time) / 1000) : Math.floor(Date.parse(m.startedAt) / 1000);
-  return checkPointInTime(scratch.spec, sourceSpec(o.source), o.source, pointSec, evidence);
+  const lastSec = pitr.lastIncluded ? Math.floor(Date.parse(pitr.lastIncluded.time) / 1000) : Math.floor(Date.parse(m.startedAt) / 1000);
+  const pointSec = pitr.point.kind === 'time' ? pitr.point.seconds : lastSec;
+  return checkPointInTime(scratch.spec, sourceSpec(o.source), o.source, pointSec, lastSec, evidence);
 }
 
 function restoreLike(o: DrillOptions) {

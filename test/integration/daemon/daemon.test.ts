@@ -65,8 +65,17 @@ describe('backtrack daemon', () => {
     const d = startDaemon(t.file);
     await waitForStderr(d, /daemon started/);
     const work = new Workload(source);
-    work.start(10);
-    await sleep(50_000);
+    try {
+      work.start(10);
+      await sleep(50_000);
+      await checkRunningDaemon(base, d, t, work);
+    } finally {
+      await work.close();
+      d.kill('SIGKILL');
+    }
+  });
+
+  async function checkRunningDaemon(base: string, d: ResultPromise, t: Awaited<ReturnType<typeof daemonConfig>>, work: Workload) {
 
     // /metrics is open and shows the work done.
     const m = (await getText(`${base}/metrics`)).body;
@@ -126,7 +135,7 @@ describe('backtrack daemon', () => {
     const plan = await cli(['restore', '--config', t.file, '--target', 'mysql://root@127.0.0.1:1', '--dry-run', '--to-gtid', last.gtid]);
     expect(plan.code, plan.stderr).not.toBe(8);
     expect(plan.stderr).not.toMatch(/is not in the archived binlog/);
-  });
+  }
 
   it('lets only one of two daemons lead a source, and the other takes over when it dies', async () => {
     const [p1, p2] = [await freePort(), await freePort()];
@@ -138,9 +147,10 @@ describe('backtrack daemon', () => {
     await waitForStderr(d1, /daemon started/);
     const d2 = startDaemon(c2file);
     await waitForStderr(d2, /daemon started/);
-    await sleep(3000);
     const leaderOf = async (port: number) => metric((await getText(`http://127.0.0.1:${port}/metrics`)).body, 'backtrack_leader', { source: 'main' });
     const archiving = async (port: number) => metric((await getText(`http://127.0.0.1:${port}/metrics`)).body, 'backtrack_binlog_archiver_up', { source: 'main' });
+    await waitFor(async () => (await leaderOf(p1))! + (await leaderOf(p2))! >= 1, 'one daemon to lead', 30_000, 200);
+    await sleep(2500);
     const [l1, l2] = [await leaderOf(p1), await leaderOf(p2)];
     expect(l1! + l2!).toBe(1);
     const [leader, standby, standbyPort] = l1 === 1 ? [d1, d2, p2] : [d2, d1, p1];

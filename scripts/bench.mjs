@@ -99,10 +99,10 @@ async function sql(server, text, params = []) {
 /**
  * A dataset that looks like an application's: names, e-mail addresses, cities,
  * amounts, timestamps, statuses and free text (about 5x compressible, like
- * real dumps), ~230 bytes of dump text per row.
+ * real dumps), ~143 bytes of dump text per row.
  */
 async function generate(server, schema, mb) {
-  const rows = Math.round((mb * 1024 * 1024) / 230);
+  const rows = Math.round((mb * 1024 * 1024) / 143);
   log(`generating ${schema}: ~${mb} MB of dump text (${rows} rows)`);
   await sql(server, `CREATE DATABASE IF NOT EXISTS ${schema}`);
   await sql(server, `CREATE TABLE IF NOT EXISTS ${schema}.orders (id INT PRIMARY KEY, customer VARCHAR(60), email VARCHAR(80), city VARCHAR(30), amount DECIMAL(12,2), status ENUM('new','paid','shipped','returned'), placed_at DATETIME(6), note VARCHAR(200)) ENGINE=InnoDB`);

@@ -303,15 +303,14 @@ try {
               runs.backtrack.push((await timed(BIN, ['restore', '--config', cfg, '--target', `mysql://root@127.0.0.1:${target.port}`], { BACKTRACK_LOG_LEVEL: 'warn' })).secs);
             } else {
               const tlDir = path.join(fsRepo, 'bench', 'binlogs', readdirSync(path.join(fsRepo, 'bench', 'binlogs'))[0]);
-              const files = readdirSync(tlDir).filter((f) => /\.\d+\.zst$/.test(f)).sort();
-              const pieces = readdirSync(tlDir).filter((f) => f.endsWith('.partial')).map((d) => d.replace(/\.partial$/, ''));
+              // Every archived file from the snapshot's on: whole files, or the active one's pieces.
+              const names = [...new Set(readdirSync(tlDir).filter((f) => /\.\d+(\.zst|\.partial)$/.test(f)).map((f) => f.replace(/\.(zst|partial)$/, '')))].sort();
               const tmp = mkdtempSync(path.join(work, 'plain-'));
-              const from = files.findIndex((f) => f.startsWith(b.snapshot.file));
+              const wanted = names.slice(names.indexOf(b.snapshot.file));
               const script = [
                 `zstd -dc ${path.join(fsRepo, 'bench', 'backups', b.id, 'data.sql.zst')} | mariadb --no-defaults -h127.0.0.1 -P${target.port} -uroot --binary-mode`,
-                ...files.slice(from).map((f) => `zstd -dq ${path.join(tlDir, f)} -o ${path.join(tmp, f.replace(/\.zst$/, ''))}`),
-                ...pieces.filter((p) => !files.includes(`${p}.zst`)).map((p) => `cat ${path.join(tlDir, `${p}.partial`)}/*.zst | zstd -dcq > ${path.join(tmp, p)}`),
-                `cd ${tmp} && mariadb-binlog --start-position=${b.snapshot.position} $(ls | sort) | mariadb --no-defaults -h127.0.0.1 -P${target.port} -uroot --binary-mode`,
+                ...wanted.map((n) => (existsSync(path.join(tlDir, `${n}.zst`)) ? `zstd -dq ${path.join(tlDir, `${n}.zst`)} -o ${path.join(tmp, n)}` : `cat ${path.join(tlDir, `${n}.partial`)}/*.zst | zstd -dcq > ${path.join(tmp, n)}`)),
+                `cd ${tmp} && mariadb-binlog --start-position=${b.snapshot.position} ${wanted.join(' ')} | mariadb --no-defaults -h127.0.0.1 -P${target.port} -uroot --binary-mode`,
               ].join(' && ');
               runs.plain.push((await timed('bash', ['-o', 'pipefail', '-c', script])).secs);
               rmSync(tmp, { recursive: true, force: true });

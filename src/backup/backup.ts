@@ -49,7 +49,7 @@ export async function takeBackup(o: BackupOptions): Promise<Manifest> {
     o.onEstimate?.(estimate);
     log.info({ schemas: schemas.length, tables: inventory.tables.length, flavor: server.flavor, version: server.version.text }, 'backup started');
     // 4. Dump, compress, upload; then check nothing changed shape meanwhile.
-    const dump = await runEngine(o, id, spec, server, schemas, inventory);
+    const dump = await runEngine(o, id, spec, server, schemas, inventory, estimate);
     await checkInventoryUnchanged(spec, schemas, inventory);
     // 5. Commit: the manifest is the last object written.
     const manifest = buildManifest(o.source.name, id, server, started, dump, inventory);
@@ -89,7 +89,7 @@ async function inspectSource(spec: ConnectionSpec, source: SourceConfig): Promis
   }
 }
 
-async function runEngine(o: BackupOptions, id: string, spec: ConnectionSpec, server: ServerInfo, schemas: string[], inventory: Inventory): Promise<DumpResult> {
+async function runEngine(o: BackupOptions, id: string, spec: ConnectionSpec, server: ServerInfo, schemas: string[], inventory: Inventory, estimate: number): Promise<DumpResult> {
   return engineFor(o.source.backup.engine).dump({
     source: spec,
     server,
@@ -103,6 +103,7 @@ async function runEngine(o: BackupOptions, id: string, spec: ConnectionSpec, ser
     extraArgs: o.source.backup.extraDumpArgs,
     signal: o.signal,
     onRawBytes: o.onRawBytes,
+    sizeHint: estimate,
   });
 }
 

@@ -154,9 +154,13 @@ export class BinlogArchiver {
       const followed = new Map<string, Followed>();
       const ctx = { info, timeline, followed, resume: start };
       try {
+        // Passes run at a fixed rate (not "interval after the last pass"), so
+        // an upload's own time does not add to the recovery point lag.
         while (!this.stopping && !exited) {
+          const began = Date.now();
           await this.pass(ctx);
-          await Promise.race([sleep(this.o.source.binlog.uploadInterval, this.stopSignal.signal), exit.catch(() => undefined)]);
+          const wait = Math.max(0, this.o.source.binlog.uploadInterval - (Date.now() - began));
+          await Promise.race([sleep(wait, this.stopSignal.signal), exit.catch(() => undefined)]);
         }
         // Whatever is complete goes up before we let go: on stop, and after the stream died.
         await this.pass(ctx);

@@ -21,12 +21,15 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
 };
 
 function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-    return pkg.version;
-  } catch {
-    return 'unknown';
+  // dist/cli/main.js or the bundle dist/backtrack.mjs: package.json is two or one level up.
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next location
+    }
   }
+  return 'unknown';
 }
 
 /** The top-level help text. */

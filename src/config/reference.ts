@@ -1,11 +1,9 @@
 /**
  * The configuration reference, generated from the zod schema so that README
  * and `backtrack help config` can never disagree with what is validated.
- * Running this file directly rewrites the marked section of README.md.
+ * `npm run docs:config` (scripts/docs-config.mjs) rewrites the marked
+ * section of README.md with it.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigSchema } from './schema.js';
 
@@ -103,10 +101,4 @@ export function withReference(readme: string): string {
   const end = readme.indexOf(END);
   if (start < 0 || end < start) throw new Error('README.md has no config-reference markers');
   return `${readme.slice(0, start + BEGIN.length)}\n${referenceMarkdown()}\n${readme.slice(end)}`;
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const readme = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../README.md');
-  writeFileSync(readme, withReference(readFileSync(readme, 'utf8')));
-  console.log(`updated ${readme}`);
 }

@@ -116,7 +116,7 @@ const S3Schema = z
     endpoint: z.url().optional().describe('S3 endpoint for S3-compatible stores (MinIO, Ceph, s3rver). Unset: AWS.'),
     region: z.string().default('us-east-1').describe('S3 region.'),
     forcePathStyle: z.boolean().default(false).describe('Path-style addressing (bucket in the path), needed by most S3-compatible stores.'),
-    partSize: z.number().int().min(5).max(512).default(16).describe('Multipart part size in MiB. Memory used per upload is about partSize x queueSize.'),
+    partSize: z.number().int().min(5).max(512).default(8).describe('Multipart part size in MiB. Memory used per upload is about partSize x (queueSize + 1). Raised automatically for objects whose expected size needs more than 9000 parts.'),
     queueSize: z.number().int().min(1).max(16).default(2).describe('Parts uploaded in parallel per object.'),
     storageClass: z.string().optional().describe('Storage class for new objects (e.g. STANDARD_IA).'),
   })

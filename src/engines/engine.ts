@@ -39,6 +39,8 @@ export interface DumpContext {
   extraArgs: string[];
   signal?: AbortSignal | undefined;
   onRawBytes?: (n: number) => void;
+  /** The expected dump size (bytes of table data), for upload sizing. */
+  sizeHint?: number | undefined;
 }
 
 /** A stored object with its role in the backup. */

@@ -11,6 +11,7 @@ import { ChecksumError, InterruptedError, NotFoundError, ToolError, asBacktrackE
 import type { ObjectStore } from '../storage/store.js';
 import { decompressor, decryptor, hasher, type CodecOptions } from './stages.js';
 import { spawnLinked, type StageSpec } from './linked.js';
+import { stageFailure } from './failure.js';
 
 /** What the stored object must be. */
 export interface ExpectedObject {
@@ -31,14 +32,9 @@ export interface DownloadOptions {
 
 /** Stream an object, decoded, into `sink`, checking its sha256 and size. */
 export async function downloadDecompressed(store: ObjectStore, obj: ExpectedObject, sink: Writable, opts: DownloadOptions): Promise<{ rawBytes: number }> {
-  const ac = new AbortController();
-  const onOuterAbort = () => ac.abort(opts.signal?.reason);
-  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  let firstError: unknown;
-  const fail = (err: unknown) => {
-    firstError ??= err;
-    ac.abort(err);
-  };
+  const f = stageFailure(opts.signal);
+  const ac = { signal: f.signal };
+  const fail = f.fail;
   let rawBytes = 0;
   try {
     let input;
@@ -55,7 +51,7 @@ export async function downloadDecompressed(store: ObjectStore, obj: ExpectedObje
     zstd.stdout.on('data', (c: Buffer) => (rawBytes += c.length));
     const toSink = pipeline(zstd.stdout, sink, { end: opts.endSink ?? true });
     await Promise.all([toZstd.catch(fail), toSink.catch(fail), zstd.done.catch(fail), age?.done.catch(fail)]);
-    if (firstError !== undefined) throw firstError;
+    if (f.first !== undefined) throw f.first;
     const h = hash.result();
     if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch(obj, h);
     return { rawBytes };
@@ -66,7 +62,7 @@ export async function downloadDecompressed(store: ObjectStore, obj: ExpectedObje
     }
     throw asBacktrackError(err);
   } finally {
-    opts.signal?.removeEventListener('abort', onOuterAbort);
+    f.dispose();
   }
 }
 

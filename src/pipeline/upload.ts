@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { InterruptedError, asBacktrackError } from '../errors.js';
 import type { ObjectStore } from '../storage/store.js';
 import { compressor, encryptor, hasher, type CodecOptions } from './stages.js';
+import { stageFailure } from './failure.js';
 
 /** What was stored. */
 export interface StoredObject {
@@ -28,6 +29,8 @@ export interface UploadOptions {
   signal?: AbortSignal | undefined;
   /** Running count of raw (uncompressed) bytes consumed. */
   onRawBytes?: (n: number) => void;
+  /** Expected stored size (an upper bound is fine). */
+  sizeHint?: number | undefined;
 }
 
 /** Compress (and encrypt) a raw stream into the store under `key`. */
@@ -65,34 +68,28 @@ export async function uploadEncoded(
   key: string,
   opts: Omit<UploadOptions, 'onRawBytes'> & { stages?: Array<Promise<unknown>> },
 ): Promise<Omit<StoredObject, 'rawSize'> & { rawSize: number }> {
-  const ac = new AbortController();
-  const onOuterAbort = () => ac.abort(opts.signal?.reason);
-  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  let firstError: unknown;
-  const fail = (err: unknown) => {
-    firstError ??= err;
-    ac.abort(err);
-    // Stop the producer too: a compressor nobody reads any more would block forever.
-    compressed.destroy();
-  };
+  // On failure, stop the producer too: a compressor nobody reads any more would block forever.
+  const f = stageFailure(opts.signal, () => compressed.destroy());
+  const ac = { signal: f.signal };
+  const fail = f.fail;
   const age = opts.codec.age ? encryptor(opts.codec.age, ac.signal) : undefined;
   const hash = hasher();
   const middle = age ? pipeline(compressed, age.stdin).catch(fail) : Promise.resolve();
   const out = age ? age.stdout : compressed;
   out.on('error', fail);
-  const put = store.put(key, out.pipe(hash.stream), { signal: ac.signal }).catch((err: unknown) => {
+  const put = store.put(key, out.pipe(hash.stream), { signal: ac.signal, sizeHint: opts.sizeHint }).catch((err: unknown) => {
     fail(err);
     return undefined;
   });
   try {
     const [stored] = await Promise.all([put, middle, ...(opts.stages ?? []).map((p) => p.catch(fail)), age?.done.catch(fail)]);
-    if (firstError !== undefined || !stored) throw firstError ?? new Error(`upload of ${key} failed`);
+    if (f.first !== undefined || !stored) throw f.first ?? new Error(`upload of ${key} failed`);
     const h = hash.result();
     return { key, size: stored.size, sha256: h.sha256, rawSize: 0 };
   } catch (err) {
     if (opts.signal?.aborted) throw new InterruptedError(`writing ${key} was interrupted; nothing was committed`, err);
-    throw asBacktrackError(firstError ?? err);
+    throw asBacktrackError(f.first ?? err);
   } finally {
-    opts.signal?.removeEventListener('abort', onOuterAbort);
+    f.dispose();
   }
 }

@@ -86,7 +86,8 @@ export class S3Store implements ObjectStore {
         Body: source,
         ...(this.opts.storageClass ? { StorageClass: this.opts.storageClass as StorageClass } : {}),
       },
-      partSize: this.opts.partSize * 1024 * 1024,
+      // S3 allows 10000 parts: grow the part size for a very large object.
+      partSize: Math.max(this.opts.partSize * 1024 * 1024, Math.ceil((opts.sizeHint ?? 0) / 9000)),
       queueSize: this.opts.queueSize,
       leavePartsOnError: false,
     });

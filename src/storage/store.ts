@@ -34,6 +34,8 @@ export interface PutOptions {
   signal?: AbortSignal;
   /** Called with the running count of bytes accepted from the body. */
   onProgress?: (bytes: number) => void;
+  /** The expected size, when known (lets S3 pick a part size that fits 10000 parts). */
+  sizeHint?: number | undefined;
 }
 
 /** Options for get. */

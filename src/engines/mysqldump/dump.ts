@@ -46,7 +46,7 @@ export async function dumpWithMysqldump(ctx: DumpContext): Promise<DumpResult> {
     const dump = runTool(tool, [...cred, ...args], { signal: ctx.signal, label: tool, installHint: INSTALL_HINT });
     const raw = dump.stdout.pipe(scanner);
     dump.stdout.once('error', (err) => scanner.destroy(err));
-    const stored = await uploadCompressed(raw, ctx.store, key, { codec: ctx.codec, signal: ctx.signal });
+    const stored = await uploadCompressed(raw, ctx.store, key, { codec: ctx.codec, signal: ctx.signal, sizeHint: ctx.sizeHint });
     await dump.done;
     return stored;
   }).catch(async (err: unknown) => {

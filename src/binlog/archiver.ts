@@ -73,6 +73,8 @@ interface Followed {
   pending: RangeStats;
   /** When the first event not yet uploaded was seen (for the lag). */
   pendingSince?: number | undefined;
+  /** Being replaced by the whole file in the background. */
+  consolidating?: boolean;
 }
 
 const newStats = (flavor: Flavor): RangeStats => ({ transactions: 0, gtids: new GtidSet(flavor) });
@@ -87,6 +89,7 @@ export class BinlogArchiver {
   private stopSignal = new AbortController();
   private running?: Promise<void>;
   private child?: ToolProcess | undefined;
+  private consolidation?: Promise<void> | undefined;
   private readonly spec: ConnectionSpec;
   private readonly spoolDir: string;
   private readonly log: Logger;
@@ -159,12 +162,15 @@ export class BinlogArchiver {
         while (!this.stopping && !exited) {
           const began = Date.now();
           await this.pass(ctx);
+          this.log.debug({ passMs: Date.now() - began }, 'archiver pass');
           const wait = Math.max(0, this.o.source.binlog.uploadInterval - (Date.now() - began));
           await Promise.race([sleep(wait, this.stopSignal.signal), exit.catch(() => undefined)]);
         }
         // Whatever is complete goes up before we let go: on stop, and after the stream died.
         await this.pass(ctx);
+        await this.consolidation;
       } finally {
+        await this.consolidation?.catch(() => undefined);
         child.kill();
         await child.done.catch(() => undefined);
         this.child = undefined;
@@ -257,19 +263,38 @@ export class BinlogArchiver {
         f = this.follow(name, ctx.info.flavor, uploadedUpTo);
         ctx.followed.set(name, f);
       }
+      if (f.consolidating) continue;
       await this.readNew(f);
-      const newerExists = i < names.length - 1;
-      const closed = f.parser.facts.closedBy !== undefined || newerExists;
-      if ((f.parser.facts.closedBy !== undefined && f.parser.boundary === f.readUpTo) || (newerExists && closed)) {
-        await this.uploadWhole(ctx, f);
-        ctx.followed.delete(name);
-        await rm(path.join(this.spoolDir, name), { force: true });
+      const complete = (f.parser.facts.closedBy !== undefined && f.parser.boundary === f.readUpTo) || i < names.length - 1;
+      if (complete && f.uploadedUpTo <= 4) {
+        // Catching up on a file nothing of which is archived: one object, in order.
+        await this.consolidate(ctx, f);
         continue;
       }
+      // New bytes first, as a piece: this is what keeps the recovery point lag low.
       if (f.parser.boundary > Math.max(f.uploadedUpTo, 4)) await this.uploadPiece(ctx, f);
       if (f.pendingSince !== undefined) lag = Math.max(lag, (Date.now() - f.pendingSince) / 1000);
+      // A closed file's pieces are then replaced by the whole file, in the
+      // background: a 1 GiB rotation must not hold up the next pieces.
+      if (complete && !this.consolidation) {
+        f.consolidating = true;
+        const file = f;
+        this.consolidation = this.consolidate(ctx, file)
+          .catch((err: unknown) => {
+            file.consolidating = false;
+            this.log.warn({ file: file.name, err }, 'could not replace the pieces of a closed binlog file; its pieces stay, and it is retried');
+          })
+          .finally(() => (this.consolidation = undefined));
+      }
     }
     this.o.events?.onLag?.(lag);
+  }
+
+  /** Upload a complete file whole, then drop its pieces and its spool copy. */
+  private async consolidate(ctx: { info: ServerInfo; timeline: string; followed: Map<string, Followed> }, f: Followed): Promise<void> {
+    await this.uploadWhole(ctx, f);
+    ctx.followed.delete(f.name);
+    await rm(path.join(this.spoolDir, f.name), { force: true });
   }
 
   private follow(name: string, flavor: Flavor, uploadedUpTo: number): Followed {

@@ -14,7 +14,8 @@ import { BinlogParser, type TransactionInfo } from '../mysql/binlog-events.js';
 import { withClientCredentials } from '../mysql/client.js';
 import type { ConnectionSpec } from '../mysql/connect.js';
 import { binlogReplayArgs, type Flavor } from '../mysql/flavor.js';
-import { downloadDecompressed } from '../pipeline/download.js';
+import { downloadDecompressed, fetchVerified } from '../pipeline/download.js';
+import { runToolText } from '../pipeline/spawn.js';
 import { spawnLinked } from '../pipeline/linked.js';
 import type { CodecOptions } from '../pipeline/stages.js';
 import type { ObjectStore } from '../storage/store.js';
@@ -27,20 +28,47 @@ export async function materializeFile(store: ObjectStore, f: ChainFile, dir: str
   const out = path.join(dir, f.file);
   const first = f.segments[0];
   if (!first || first.start !== 0) throw new NotFoundError(`the start of binlog ${f.file} is not in the repository; it cannot be replayed`);
-  const sink = createWriteStream(out);
+  const named = (seg: (typeof f.segments)[number], err: unknown): Error => {
+    const key = segmentObjectKey(seg);
+    if (err instanceof ChecksumError) return new ChecksumError(`binlog segment ${key} (${f.file} bytes ${seg.start}..${seg.end}) is damaged: ${err.message}; replay stopped before using it`, { key, file: f.file });
+    if (err instanceof NotFoundError) return new NotFoundError(`binlog segment ${key} (${f.file} bytes ${seg.start}..${seg.end}) is missing from the repository`, { key });
+    return err as Error;
+  };
+  if (f.segments.some((seg) => seg.object.encryption === 'age')) {
+    // Each encrypted segment is its own age stream: decode them one by one.
+    const sink = createWriteStream(out);
+    try {
+      for (const seg of f.segments) {
+        const key = segmentObjectKey(seg);
+        await downloadDecompressed(store, { key, size: seg.object.size, sha256: seg.object.sha256, encrypted: true }, sink, { codec, signal, endSink: false }).catch((err: unknown) => {
+          throw named(seg, err);
+        });
+      }
+    } finally {
+      await new Promise<void>((resolve) => sink.end(resolve));
+    }
+    return out;
+  }
+  // zstd frames concatenate: fetch every segment (checking each one's sha256
+  // before anything uses it) into one compressed file, then one zstd -d.
+  const packed = `${out}.zst`;
+  const sink = createWriteStream(packed);
   try {
     for (const seg of f.segments) {
       const key = segmentObjectKey(seg);
-      try {
-        await downloadDecompressed(store, { key, size: seg.object.size, sha256: seg.object.sha256, encrypted: seg.object.encryption === 'age' }, sink, { codec, signal, endSink: false });
-      } catch (err) {
-        if (err instanceof ChecksumError) throw new ChecksumError(`binlog segment ${key} (${f.file} bytes ${seg.start}..${seg.end}) is damaged: ${err.message}; replay stopped before using it`, { key, file: f.file });
-        if (err instanceof NotFoundError) throw new NotFoundError(`binlog segment ${key} (${f.file} bytes ${seg.start}..${seg.end}) is missing from the repository`, { key });
-        throw err;
-      }
+      await fetchVerified(store, { key, size: seg.object.size, sha256: seg.object.sha256 }, sink, signal).catch((err: unknown) => {
+        throw named(seg, err);
+      });
     }
   } finally {
     await new Promise<void>((resolve) => sink.end(resolve));
+  }
+  try {
+    await runToolText(codec.zstd, ['-q', '-d', '-f', packed, '-o', out], { label: 'zstd -d', signal });
+  } catch (err) {
+    throw new ChecksumError(`binlog ${f.file} could not be decompressed from its segments: ${(err as Error).message}`, { file: f.file });
+  } finally {
+    await rm(packed, { force: true });
   }
   return out;
 }

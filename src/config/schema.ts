@@ -48,7 +48,7 @@ const BackupSchema = z
     databases: z.array(z.string().min(1)).optional().describe('Schemas to back up. Unset: every schema except the system ones.'),
     excludeDatabases: z.array(z.string().min(1)).default([]).describe('Schemas to leave out.'),
     users: z.boolean().default(true).describe('Also back up accounts, roles and grants as portable SQL (users.sql object).'),
-    extraDumpArgs: z.array(z.string()).default([]).describe('Extra arguments appended to the dump command line.'),
+    extraDumpArgs: z.array(z.string()).default([]).describe('Extra arguments appended to the dump command line. They must not change the form of the INSERT statements (no --insert-ignore, --replace, --skip-hex-blob): row counts are read from them.'),
   })
   .strict();
 

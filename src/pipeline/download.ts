@@ -78,6 +78,15 @@ function requireAge(age: CodecOptions['age']): NonNullable<CodecOptions['age']> 
   return age;
 }
 
+/** Copy an object's stored bytes into `sink` (not ended), checking its sha256 and size. */
+export async function fetchVerified(store: ObjectStore, obj: Omit<ExpectedObject, 'encrypted'>, sink: Writable, signal?: AbortSignal): Promise<void> {
+  const hash = hasher();
+  const input = await store.get(obj.key, signal ? { signal } : {});
+  await pipeline(input, hash.stream, sink, { end: false });
+  const h = hash.result();
+  if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch({ ...obj, encrypted: false }, h);
+}
+
 /** Read an object to the end and check its sha256 and size, without decoding. */
 export async function verifyStoredObject(store: ObjectStore, obj: Omit<ExpectedObject, 'encrypted'>, signal?: AbortSignal): Promise<void> {
   const hash = hasher();

@@ -98,7 +98,15 @@ export const restoreCommand: Command = {
       },
     };
     const result = wantsPoint
-      ? await restoreToPoint({ ...common, point: targetPointFromFlags(pointFlags), onPitrPlan: (p) => ctx.say(renderPlan(p, dryRun)) })
+      ? await restoreToPoint({
+          ...common,
+          point: targetPointFromFlags(pointFlags),
+          onPitrPlan: (p) => ctx.say(renderPlan(p, dryRun)),
+          onReplayFile: (_i, total) => {
+            progress.done();
+            if (!ctx.json && process.stderr.isTTY) process.stderr.write(`replaying the binlog: ${total} file(s)...\n`);
+          },
+        })
       : await restoreFull({ ...common, onPlan: (p) => ctx.say(renderPlan(p, dryRun)) });
     if (!dryRun) progress.done();
     const pitr = 'pitr' in result.plan ? (result.plan as FullPlan).pitr : undefined;

@@ -41,6 +41,7 @@ export function ttyProgress(label: string, stream: NodeJS.WriteStream = process.
   let last = 0;
   let bytes = 0;
   let expected = total;
+  let finished = false;
   const render = (final: boolean) => {
     const secs = Math.max((Date.now() - start) / 1000, 0.001);
     const rate = bytes / secs;
@@ -53,6 +54,7 @@ export function ttyProgress(label: string, stream: NodeJS.WriteStream = process.
   };
   return {
     update(n) {
+      if (finished) return;
       bytes = n;
       const now = Date.now();
       if (now - last >= 250) {
@@ -64,6 +66,8 @@ export function ttyProgress(label: string, stream: NodeJS.WriteStream = process.
       expected = t;
     },
     done() {
+      if (finished) return;
+      finished = true;
       render(true);
     },
   };

@@ -56,10 +56,14 @@ export async function selectBackup(repo: Repository, source: string, id: string 
   return newest.manifest;
 }
 
-/** The live source's identity, when it can be reached (to refuse it as a target). */
+/**
+ * The live source's identity, when it can be reached (to refuse it as a
+ * target). A short timeout: on the night the source is down, the restore
+ * must not wait for it (the manifest's recorded identity is checked anyway).
+ */
 export async function liveSourceIdentity(source: SourceConfig): Promise<ServerIdentity | undefined> {
   try {
-    const conn = await connect(sourceSpec(source));
+    const conn = await connect({ ...sourceSpec(source), connectTimeoutMs: Math.min(source.mysql.connectTimeout, 2000) });
     try {
       return (await serverInfo(conn)).identity;
     } finally {

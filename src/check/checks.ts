@@ -9,7 +9,7 @@ import os from 'node:os';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { asBacktrackError } from '../errors.js';
 import { closeQuietly, connect } from '../mysql/connect.js';
-import { checkGrants, grantStatement } from '../mysql/grants.js';
+import { canWriteHeartbeat, checkGrants, grantStatement } from '../mysql/grants.js';
 import { serverInfo, type ServerInfo } from '../mysql/server.js';
 import { runToolText } from '../pipeline/spawn.js';
 import { getBytes } from '../storage/util.js';
@@ -80,6 +80,14 @@ async function checkSource(cfg: Config, s: SourceConfig): Promise<CheckResult[]>
     if (g.missing.length) {
       out.push(fail(`${name}: grants`, `the account lacks ${g.missing.map((m) => `${m.privilege} (${m.why})`).join(', ')}`, `${grantStatement(info.flavor, `'${s.mysql.user}'@'%'`)};`));
     } else out.push(ok(`${name}: grants`, 'the account has every privilege Backtrack needs'));
+    if (s.verify.heartbeat.enabled) {
+      const hb = s.verify.heartbeat.schema;
+      out.push(
+        canWriteHeartbeat(g.grants, hb)
+          ? ok(`${name}: heartbeat`, `the account can write ${hb}.heartbeat`)
+          : fail(`${name}: heartbeat`, `verify.heartbeat is enabled but the account cannot create and write ${hb}.heartbeat`, `GRANT CREATE, INSERT, DELETE, SELECT ON \`${hb}\`.* TO '${s.mysql.user}'@'%';`),
+      );
+    }
   } catch (err) {
     out.push(fail(`${name}: grants`, asBacktrackError(err).message));
   } finally {

@@ -60,3 +60,15 @@ export function grantStatement(flavor: Flavor, account: string): string {
     : 'SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT, REPLICATION SLAVE, PROCESS';
   return `GRANT ${privs} ON *.* TO ${account}`;
 }
+
+/** Whether the account may write the heartbeat: INSERT (and CREATE) on its schema or globally. */
+export function canWriteHeartbeat(grants: string[], schema: string): boolean {
+  const q = schema.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const onSchema = new RegExp(`^GRANT (.+?) ON (\\*|\`${q}\`)\\.\\* TO `, 'i');
+  return grants.some((g) => {
+    const m = onSchema.exec(g);
+    if (!m?.[1]) return false;
+    const privs = m[1].toUpperCase();
+    return privs.includes('ALL PRIVILEGES') || (privs.includes('INSERT') && privs.includes('CREATE'));
+  });
+}

@@ -66,3 +66,14 @@ describe('tools and accounts per flavor', () => {
     expect(isSystemAccount('mariadb', 'app', '%')).toBe(false);
   });
 });
+
+import { canWriteHeartbeat } from '../../../src/mysql/grants.js';
+
+describe('canWriteHeartbeat', () => {
+  it('accepts a schema grant with CREATE and INSERT, or ALL, or a global one', () => {
+    expect(canWriteHeartbeat(["GRANT CREATE, INSERT, DELETE, SELECT ON `backtrack`.* TO `backtrack`@`%`"], 'backtrack')).toBe(true);
+    expect(canWriteHeartbeat(['GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost`'], 'backtrack')).toBe(true);
+    expect(canWriteHeartbeat(['GRANT SELECT ON *.* TO `backtrack`@`%`'], 'backtrack')).toBe(false);
+    expect(canWriteHeartbeat(['GRANT INSERT, CREATE ON `other`.* TO `backtrack`@`%`'], 'backtrack')).toBe(false);
+  });
+});

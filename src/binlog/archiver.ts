@@ -23,7 +23,7 @@ import { withClientCredentials } from '../mysql/client.js';
 import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
 import { binlogStreamArgs } from '../mysql/flavor.js';
 import { GtidSet, formatGtid, type Flavor } from '../mysql/gtid.js';
-import { binaryLogs, serverInfo, type ServerInfo } from '../mysql/server.js';
+import { serverInfo, type ServerInfo } from '../mysql/server.js';
 import type { Logger } from '../observability/logger.js';
 import { runTool, type ToolProcess } from '../pipeline/spawn.js';
 import { objectSuffix } from '../pipeline/stages.js';
@@ -31,8 +31,8 @@ import { uploadCompressed } from '../pipeline/upload.js';
 import type { Repository } from '../repository/repository.js';
 import { codecFor, sourceSpec, toolPaths } from '../runtime/context.js';
 import { putJson } from '../storage/util.js';
-import { loadChain } from './chain.js';
-import { binlogKeys, fileIndex, nextFileName, timelineOf, type GapRecord, type Sidecar, type SidecarTrx } from './sidecar.js';
+import { binlogKeys, fileIndex, timelineOf, type GapRecord, type Sidecar, type SidecarTrx } from './sidecar.js';
+import { findStartPoint } from './start-point.js';
 
 /** What the archiver reports (metrics, tests, the daemon). */
 export interface ArchiverEvents {
@@ -190,66 +190,18 @@ export class BinlogArchiver {
     }
   }
 
-  /** Where to stream from: after what the repository holds, or the oldest file the server has. */
+  /** Where to stream from (recording a gap or a failover on the way). */
   private async startPoint(info: ServerInfo, timeline: string): Promise<{ file: string; uploadedUpTo: number }> {
-    const conn = await connect(this.spec);
-    let logs: Array<{ name: string }>;
-    try {
-      logs = await binaryLogs(conn);
-    } finally {
-      await closeQuietly(conn);
-    }
-    if (logs.length === 0) throw new Error('the source lists no binary logs (SHOW BINARY LOGS is empty)');
-    const chain = await loadChain(this.o.repo, this.o.source.name);
-    await this.noteFailover(chain, timeline, logs[0]?.name ?? '');
-    const tl = chain.find((t) => t.id === timeline);
-    const last = tl?.files[tl.files.length - 1];
-    const names = logs.map((l) => l.name);
-    if (!last) return { file: names[0] as string, uploadedUpTo: 0 };
-    const want = last.whole ? nextFileName(last.file) : last.file;
-    const offset = last.whole ? 0 : last.end;
-    if (names.includes(want)) return { file: want, uploadedUpTo: offset };
-    const later = names.filter((n) => fileIndex(n) > fileIndex(last.file));
-    if (later.length === 0) {
-      if (last.whole) return { file: want, uploadedUpTo: 0 };
-      throw new Error(`${want} is no longer on the source and nothing newer is: cannot continue the archive`);
-    }
-    const resume = later[0] as string;
-    const missing: string[] = [];
-    for (let f = want; fileIndex(f) < fileIndex(resume); f = nextFileName(f)) missing.push(f);
-    await this.recordGap({
+    return findStartPoint({
+      spec: this.spec,
+      repo: this.o.repo,
+      source: this.o.source.name,
       timeline,
-      reason: 'purged-before-archived',
-      after: { file: last.file, offset: last.end },
-      resumedAt: { file: resume, offset: 4 },
-      missingFiles: missing,
-      detail: `${missing.join(', ')} ${last.whole ? '' : `(and the end of ${last.file}) `}were purged on the source before they were archived`,
+      onGap: (g) => {
+        this.log.error({ gap: g }, `binlog gap: ${g.detail}`);
+        this.o.events?.onGap?.(g);
+      },
     });
-    return { file: resume, uploadedUpTo: 0 };
-  }
-
-  /** A new timeline while an older one exists: the server changed (failover). */
-  private async noteFailover(chain: Awaited<ReturnType<typeof loadChain>>, timeline: string, firstFile: string): Promise<void> {
-    const previous = chain.filter((t) => t.id !== timeline && t.files.length).slice(-1)[0];
-    const current = chain.find((t) => t.id === timeline);
-    if (!previous || (current && (current.lastArchivedAt ?? '') >= (previous.lastArchivedAt ?? ''))) return;
-    if (previous.gaps.some((g) => g.reason === 'failover')) return;
-    const lastFile = previous.files[previous.files.length - 1];
-    await this.recordGap({
-      timeline: previous.id,
-      reason: 'failover',
-      after: lastFile ? { file: lastFile.file, offset: lastFile.end } : undefined,
-      missingFiles: [],
-      detail: `the source is now a different server (timeline ${timeline}, from ${firstFile}); this timeline's archive ends here`,
-    });
-  }
-
-  private async recordGap(g: Omit<GapRecord, 'format' | 'source' | 'detectedAt'>): Promise<void> {
-    const at = new Date();
-    const record: GapRecord = { format: 1, source: this.o.source.name, detectedAt: at.toISOString(), ...g };
-    await putJson(this.o.repo.store, binlogKeys.gap(this.o.source.name, g.timeline, at, g.after?.file ?? 'start'), record);
-    this.log.error({ gap: record }, `binlog gap: ${record.detail}`);
-    this.o.events?.onGap?.(record);
   }
 
   /** Read what the stream wrote since the last pass and upload what is complete. */

@@ -1,0 +1,84 @@
+/**
+ * Where the archiver starts streaming, decided from the repository alone (so
+ * a restart or kill -9 resumes with no gap and no duplicate): the active
+ * file again (uploading only bytes after what is stored), the file after the
+ * last closed one, or, for a new timeline, the oldest file the server has.
+ * A wanted file the server no longer has is a gap, recorded here; a new
+ * timeline while an older one exists is a failover, recorded on the old one.
+ */
+import type { ConnectionSpec } from '../mysql/connect.js';
+import { closeQuietly, connect } from '../mysql/connect.js';
+import { binaryLogs } from '../mysql/server.js';
+import type { Repository } from '../repository/repository.js';
+import { putJson } from '../storage/util.js';
+import { loadChain, type Timeline } from './chain.js';
+import { binlogKeys, fileIndex, nextFileName, type GapRecord } from './sidecar.js';
+
+export interface StartPointInput {
+  spec: ConnectionSpec;
+  repo: Repository;
+  source: string;
+  timeline: string;
+  onGap?: (g: GapRecord) => void;
+}
+
+/** The file to stream from and how many of its bytes are already archived. */
+export async function findStartPoint(i: StartPointInput): Promise<{ file: string; uploadedUpTo: number }> {
+  const conn = await connect(i.spec);
+  let names: string[];
+  try {
+    names = (await binaryLogs(conn)).map((l) => l.name);
+  } finally {
+    await closeQuietly(conn);
+  }
+  if (names.length === 0) throw new Error('the source lists no binary logs (SHOW BINARY LOGS is empty)');
+  const chain = await loadChain(i.repo, i.source);
+  await noteFailover(i, chain, names[0] as string);
+  const tl = chain.find((t) => t.id === i.timeline);
+  const last = tl?.files[tl.files.length - 1];
+  if (!last) return { file: names[0] as string, uploadedUpTo: 0 };
+  const want = last.whole ? nextFileName(last.file) : last.file;
+  const offset = last.whole ? 0 : last.end;
+  if (names.includes(want)) return { file: want, uploadedUpTo: offset };
+  const later = names.filter((n) => fileIndex(n) > fileIndex(last.file));
+  if (later.length === 0) {
+    if (last.whole) return { file: want, uploadedUpTo: 0 };
+    throw new Error(`${want} is no longer on the source and nothing newer is: cannot continue the archive`);
+  }
+  const resume = later[0] as string;
+  const missing: string[] = [];
+  for (let f = want; fileIndex(f) < fileIndex(resume); f = nextFileName(f)) missing.push(f);
+  await recordGap(i, {
+    timeline: i.timeline,
+    reason: 'purged-before-archived',
+    after: { file: last.file, offset: last.end },
+    resumedAt: { file: resume, offset: 4 },
+    missingFiles: missing,
+    detail: `${missing.join(', ')} ${last.whole ? '' : `(and the end of ${last.file}) `}were purged on the source before they were archived`,
+  });
+  return { file: resume, uploadedUpTo: 0 };
+}
+
+/** A new timeline while an older one exists: the server changed (failover). */
+async function noteFailover(i: StartPointInput, chain: Timeline[], firstFile: string): Promise<void> {
+  const previous = chain.filter((t) => t.id !== i.timeline && t.files.length).slice(-1)[0];
+  const current = chain.find((t) => t.id === i.timeline);
+  if (!previous || (current && (current.lastArchivedAt ?? '') >= (previous.lastArchivedAt ?? ''))) return;
+  if (previous.gaps.some((g) => g.reason === 'failover')) return;
+  const lastFile = previous.files[previous.files.length - 1];
+  await recordGap(i, {
+    timeline: previous.id,
+    reason: 'failover',
+    after: lastFile ? { file: lastFile.file, offset: lastFile.end } : undefined,
+    missingFiles: [],
+    detail: `the source is now a different server (timeline ${i.timeline}, from ${firstFile}); this timeline's archive ends here`,
+  });
+}
+
+/** Write a gap record into the repository (append-only, like everything). */
+export async function recordGap(i: Pick<StartPointInput, 'repo' | 'source' | 'onGap'>, g: Omit<GapRecord, 'format' | 'source' | 'detectedAt'>): Promise<void> {
+  const at = new Date();
+  const record: GapRecord = { format: 1, source: i.source, detectedAt: at.toISOString(), ...g };
+  await putJson(i.repo.store, binlogKeys.gap(i.source, g.timeline, at, g.after?.file ?? 'start'), record);
+  i.onGap?.(record);
+}

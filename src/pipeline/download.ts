@@ -33,20 +33,13 @@ export interface DownloadOptions {
 /** Stream an object, decoded, into `sink`, checking its sha256 and size. */
 export async function downloadDecompressed(store: ObjectStore, obj: ExpectedObject, sink: Writable, opts: DownloadOptions): Promise<{ rawBytes: number }> {
   const f = stageFailure(opts.signal);
-  const ac = { signal: f.signal };
   const fail = f.fail;
   let rawBytes = 0;
   try {
-    let input;
-    try {
-      input = await store.get(obj.key, { signal: ac.signal });
-    } catch (err) {
-      if (err instanceof NotFoundError) throw new NotFoundError(`object ${obj.key} is missing from the repository; this backup cannot be restored`, { key: obj.key });
-      throw err;
-    }
+    const input = await openObject(store, obj.key, f.signal);
     const hash = hasher(opts.onBytes);
-    const age = obj.encrypted ? decryptor(requireAge(opts.codec.age), ac.signal) : undefined;
-    const zstd = decompressor({ zstd: opts.codec.zstd, signal: ac.signal });
+    const age = obj.encrypted ? decryptor(requireAge(opts.codec.age), f.signal) : undefined;
+    const zstd = decompressor({ zstd: opts.codec.zstd, signal: f.signal });
     const toZstd = age ? pipeline(input, hash.stream, age.stdin).then(() => pipeline(age.stdout, zstd.stdin)) : pipeline(input, hash.stream, zstd.stdin);
     zstd.stdout.on('data', (c: Buffer) => (rawBytes += c.length));
     const toSink = pipeline(zstd.stdout, sink, { end: opts.endSink ?? true });
@@ -75,7 +68,18 @@ function mismatch(obj: ExpectedObject, got: { sha256: string; bytes: number }): 
 
 function requireAge(age: CodecOptions['age']): NonNullable<CodecOptions['age']> {
   if (!age) throw new ToolError('this object is encrypted (.age) but repository.encryption is not configured; set recipientsFile and identityFile');
+  if (!age.identityFile) throw new ToolError('repository.encryption.identityFile is required to read encrypted objects');
   return age;
+}
+
+/** Open an object of a backup; a missing one says the backup cannot be restored. */
+async function openObject(store: ObjectStore, key: string, signal: AbortSignal) {
+  try {
+    return await store.get(key, { signal });
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new NotFoundError(`object ${key} is missing from the repository; this backup cannot be restored`, { key });
+    throw err;
+  }
 }
 
 /** Copy an object's stored bytes into `sink` (not ended), checking its sha256 and size. */
@@ -83,16 +87,6 @@ export async function fetchVerified(store: ObjectStore, obj: Omit<ExpectedObject
   const hash = hasher();
   const input = await store.get(obj.key, signal ? { signal } : {});
   await pipeline(input, hash.stream, sink, { end: false });
-  const h = hash.result();
-  if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch({ ...obj, encrypted: false }, h);
-}
-
-/** Read an object to the end and check its sha256 and size, without decoding. */
-export async function verifyStoredObject(store: ObjectStore, obj: Omit<ExpectedObject, 'encrypted'>, signal?: AbortSignal): Promise<void> {
-  const hash = hasher();
-  const input = await store.get(obj.key, signal ? { signal } : {});
-  hash.stream.resume();
-  await pipeline(input, hash.stream);
   const h = hash.result();
   if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch({ ...obj, encrypted: false }, h);
 }
@@ -115,44 +109,37 @@ export interface Consumer {
  * damaged object; a sha256 or size mismatch as ChecksumError.
  */
 export async function downloadInto(store: ObjectStore, obj: ExpectedObject, consumer: Consumer, opts: Omit<DownloadOptions, 'endSink'>): Promise<void> {
-  const ac = new AbortController();
-  const onOuterAbort = () => ac.abort(opts.signal?.reason);
-  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  let input;
+  const f = stageFailure(opts.signal);
   try {
-    input = await store.get(obj.key, { signal: ac.signal });
-  } catch (err) {
-    opts.signal?.removeEventListener('abort', onOuterAbort);
-    if (err instanceof NotFoundError) throw new NotFoundError(`object ${obj.key} is missing from the repository; this backup cannot be restored`, { key: obj.key });
-    throw err;
+    const stages: StageSpec[] = [];
+    if (obj.encrypted) {
+      const age = requireAge(opts.codec.age);
+      stages.push({ command: age.binary, args: ['-d', '-i', age.identityFile as string], label: 'age -d' });
+    }
+    stages.push({ command: opts.codec.zstd, args: ['-q', '-d', '-c'], label: 'zstd -d', installHint: 'install zstd (apt-get install zstd)' });
+    stages.push(consumer);
+    const input = await openObject(store, obj.key, f.signal);
+    const chain = spawnLinked(stages, f.signal);
+    if (consumer.onStdout) consumer.onStdout(chain.stdout);
+    else chain.stdout.resume();
+    const hash = hasher(opts.onBytes);
+    const feed = pipeline(input, hash.stream, chain.stdin).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    const results = await Promise.all([feed, ...chain.exits.map((p) => p.then(() => undefined, (e: unknown) => e))]);
+    const [feedErr, ...stageErrs] = results;
+    const consumerErr = stageErrs[stageErrs.length - 1];
+    const decodeErr = stageErrs.slice(0, -1).find((e) => e !== undefined);
+    if (opts.signal?.aborted) throw new InterruptedError(`reading ${obj.key} was interrupted`, feedErr ?? decodeErr ?? consumerErr);
+    if (decodeErr) throw new ChecksumError(`object ${obj.key} is damaged: ${(decodeErr as Error).message}; this backup cannot be restored as stored`, { key: obj.key });
+    if (!feedErr) {
+      const h = hash.result();
+      if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch(obj, h);
+    }
+    if (consumerErr) throw asBacktrackError(consumerErr);
+    if (feedErr) throw asBacktrackError(feedErr);
+  } finally {
+    f.dispose();
   }
-  const stages: StageSpec[] = [];
-  if (obj.encrypted) {
-    const age = requireAge(opts.codec.age);
-    if (!age.identityFile) throw new ToolError('repository.encryption.identityFile is required to read encrypted objects');
-    stages.push({ command: age.binary, args: ['-d', '-i', age.identityFile], label: 'age -d' });
-  }
-  stages.push({ command: opts.codec.zstd, args: ['-q', '-d', '-c'], label: 'zstd -d', installHint: 'install zstd (apt-get install zstd)' });
-  stages.push(consumer);
-  const chain = spawnLinked(stages, ac.signal);
-  if (consumer.onStdout) consumer.onStdout(chain.stdout);
-  else chain.stdout.resume();
-  const hash = hasher(opts.onBytes);
-  const feed = pipeline(input, hash.stream, chain.stdin).then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  const results = await Promise.all([feed, ...chain.exits.map((p) => p.then(() => undefined, (e: unknown) => e))]);
-  opts.signal?.removeEventListener('abort', onOuterAbort);
-  const [feedErr, ...stageErrs] = results;
-  const consumerErr = stageErrs[stageErrs.length - 1];
-  const decodeErr = stageErrs.slice(0, -1).find((e) => e !== undefined);
-  if (opts.signal?.aborted) throw new InterruptedError(`reading ${obj.key} was interrupted`, feedErr ?? decodeErr ?? consumerErr);
-  if (decodeErr) throw new ChecksumError(`object ${obj.key} is damaged: ${(decodeErr as Error).message}; this backup cannot be restored as stored`, { key: obj.key });
-  if (!feedErr) {
-    const h = hash.result();
-    if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch(obj, h);
-  }
-  if (consumerErr) throw asBacktrackError(consumerErr);
-  if (feedErr) throw asBacktrackError(feedErr);
 }

@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { InterruptedError, ToolError } from '../errors.js';
+import { exitError, notInstalled } from './spawn.js';
 
 /** One program in the chain. */
 export interface StageSpec {
@@ -56,13 +57,12 @@ function watch(child: ChildProcess, s: StageSpec, signal?: AbortSignal): Promise
   child.stderr?.on('data', (d: string) => (tail = (tail + d).slice(-8192)));
   const p = new Promise<void>((resolve, reject) => {
     child.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new ToolError(err.code === 'ENOENT' ? `${s.label} is not installed or not on PATH (${s.command})${s.installHint ? `; ${s.installHint}` : ''}` : `${s.label} could not start: ${err.message}`, err, { tool: s.command })),
+      reject(err.code === 'ENOENT' ? notInstalled(s.label, s.command, s.installHint, err) : new ToolError(`${s.label} could not start: ${err.message}`, err, { tool: s.command })),
     );
     child.once('close', (code, sig) => {
       if (signal?.aborted) return reject(new InterruptedError(`${s.label} was stopped: interrupted`));
       if (code === 0) return resolve();
-      const msg = tail.split('\n').map((l) => l.trim()).filter(Boolean).slice(-3).join(' | ');
-      reject(new ToolError(`${s.label} ${sig ? `was killed by ${sig}` : `exited with status ${code}`}${msg ? `: ${msg}` : ''}`, undefined, { tool: s.command, exitCode: code, stderr: msg }));
+      reject(exitError(s.label, s.command, code, sig, tail));
     });
   });
   p.catch(() => undefined);

@@ -69,13 +69,9 @@ export function runTool(command: string, args: string[], opts: ToolOptions = {})
   const done = child.then((result) => {
     if (opts.signal?.aborted) throw new InterruptedError(`${label} was stopped: interrupted`, opts.signal.reason);
     const r = result as { exitCode?: number; signal?: string; failed: boolean; code?: string; originalMessage?: string; cause?: unknown };
-    if (r.code === 'ENOENT' || /ENOENT/.test(r.originalMessage ?? '')) {
-      throw new ToolError(`${label} is not installed or not on PATH (${command})${opts.installHint ? `; ${opts.installHint}` : ''}`, r.cause, { tool: command });
-    }
+    if (r.code === 'ENOENT' || /ENOENT/.test(r.originalMessage ?? '')) throw notInstalled(label, command, opts.installHint, r.cause);
     if (r.exitCode !== undefined && ok.has(r.exitCode) && !r.signal) return;
-    const how = r.signal ? `was killed by ${r.signal}` : `exited with status ${r.exitCode ?? '?'}`;
-    const msg = lastLines(tail);
-    throw new ToolError(`${label} ${how}${msg ? `: ${msg}` : ''}`, r.cause, { tool: command, exitCode: r.exitCode, stderr: msg });
+    throw exitError(label, command, r.exitCode, r.signal, tail, r.cause);
   });
   // Callers observe `done` through stdout; never leave it unhandled.
   done.catch(() => undefined);
@@ -108,6 +104,18 @@ export function runTool(command: string, args: string[], opts: ToolOptions = {})
     stderrTail: () => tail,
     kill: (signal: NodeJS.Signals = 'SIGTERM') => void child.kill(signal),
   };
+}
+
+/** A tool that is not there. */
+export function notInstalled(label: string, command: string, installHint?: string, cause?: unknown): ToolError {
+  return new ToolError(`${label} is not installed or not on PATH (${command})${installHint ? `; ${installHint}` : ''}`, cause, { tool: command });
+}
+
+/** A tool that exited badly, with the last lines of its stderr. */
+export function exitError(label: string, command: string, code: number | null | undefined, signal: string | null | undefined, stderrTail: string, cause?: unknown): ToolError {
+  const how = signal ? `was killed by ${signal}` : `exited with status ${code ?? '?'}`;
+  const msg = lastLines(stderrTail);
+  return new ToolError(`${label} ${how}${msg ? `: ${msg}` : ''}`, cause, { tool: command, exitCode: code, stderr: msg });
 }
 
 /** The last meaningful stderr lines, for an error message. */

@@ -70,14 +70,13 @@ export async function uploadEncoded(
 ): Promise<Omit<StoredObject, 'rawSize'> & { rawSize: number }> {
   // On failure, stop the producer too: a compressor nobody reads any more would block forever.
   const f = stageFailure(opts.signal, () => compressed.destroy());
-  const ac = { signal: f.signal };
   const fail = f.fail;
-  const age = opts.codec.age ? encryptor(opts.codec.age, ac.signal) : undefined;
+  const age = opts.codec.age ? encryptor(opts.codec.age, f.signal) : undefined;
   const hash = hasher();
   const middle = age ? pipeline(compressed, age.stdin).catch(fail) : Promise.resolve();
   const out = age ? age.stdout : compressed;
   out.on('error', fail);
-  const put = store.put(key, out.pipe(hash.stream), { signal: ac.signal, sizeHint: opts.sizeHint }).catch((err: unknown) => {
+  const put = store.put(key, out.pipe(hash.stream), { signal: f.signal, sizeHint: opts.sizeHint }).catch((err: unknown) => {
     fail(err);
     return undefined;
   });

@@ -32,12 +32,12 @@ export class BacktrackError extends Error {
 
   constructor(
     message: string,
-    opts: { code?: string; exit?: ExitCodeName; cause?: unknown; details?: Record<string, unknown> } = {},
+    opts: { code?: string; exit?: ExitCodeName; exitCode?: number; cause?: unknown; details?: Record<string, unknown> } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = opts.code ?? 'FAILED';
-    this.exitCode = EXIT_CODES[opts.exit ?? 'failed'].code;
+    this.exitCode = opts.exitCode ?? EXIT_CODES[opts.exit ?? 'failed'].code;
     this.details = opts.details ?? {};
   }
 

@@ -67,7 +67,8 @@ export interface LoadContext {
   store: ObjectStore;
   objects: Array<{ key: string; role: 'data' | 'users'; size: number; sha256: string; encrypted: boolean; rawSize?: number }>;
   codec: Pick<CodecOptions, 'zstd' | 'age'>;
-  flavorTools: { client?: string | undefined; defaultClient: string };
+  /** The SQL client program (mariadb or mysql, or the configured one). */
+  client: string;
   /** Leave out accounts and grants. */
   skipUsers: boolean;
   /** Do not write the load into the target's binary log. */

@@ -5,19 +5,18 @@
  * (restore/pitr.ts) reuse every step and add binlog replay.
  */
 import type { Config, SourceConfig } from '../config/schema.js';
-import { BacktrackError, ChecksumError, EXIT_CODES, NotFoundError, asBacktrackError, type ExitCodeName } from '../errors.js';
+import { BacktrackError, ChecksumError, NotFoundError, asBacktrackError } from '../errors.js';
 import { engineFor } from '../engines/index.js';
 import type { LoadResult } from '../engines/engine.js';
 import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
 import { formatDsn } from '../mysql/dsn.js';
-import { toolsFor } from '../mysql/flavor.js';
 import { serverInfo, type ServerIdentity } from '../mysql/server.js';
 import type { Logger } from '../observability/logger.js';
 import { appendAudit, type Actor } from '../repository/audit.js';
 import { keys } from '../repository/layout.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
-import { codecFor, sourceSpec } from '../runtime/context.js';
+import { codecFor, sourceSpec, toolPaths } from '../runtime/context.js';
 import { dropSchemas, inspectTarget, type TargetFacts, type TargetForce } from './target.js';
 
 /** The steps a restore will take, shown before it runs. */
@@ -107,7 +106,7 @@ export async function loadBackup(o: RestoreOptions, m: Manifest): Promise<LoadRe
     store: o.repo.store,
     objects: m.objects.map((x) => ({ key: keys.backupObject(m.source, m.id, x.name), role: x.role, size: x.size, sha256: x.sha256, encrypted: x.encryption === 'age', rawSize: x.rawSize })),
     codec: codecFor(o.cfg, o.source),
-    flavorTools: { client: o.cfg.tools.client, defaultClient: toolsFor(m.server.flavor).client },
+    client: toolPaths(o.cfg, m.server.flavor).client,
     skipUsers: o.skipUsers,
     noBinlog: o.noBinlog,
     signal: o.signal,
@@ -120,26 +119,44 @@ export async function restoreFull(o: RestoreOptions): Promise<{ plan: RestorePla
   const started = new Date();
   // 1. The backup: named, or the newest committed one.
   const m = await selectBackup(o.repo, o.source.name, o.backupId);
-  const log = o.log.child({ source: o.source.name, job: 'restore', backupId: m.id });
-  // 2. The target: reachable, not the source, empty (or forced).
-  const facts = await inspectTarget(o.target, m, await liveSourceIdentity(o.source), o);
-  // 3. Every object must be there, at its recorded size, before the target is touched.
-  await checkObjectsPresent(o.repo, m);
-  // 4. Show the plan; a dry run ends here.
-  const plan = planFullRestore(m, o.target, facts, o);
+  // 2. The target checked and every object present; the plan.
+  const plan = await prepareRestore(o, m);
+  // 3. Show the plan; a dry run ends here.
   o.onPlan?.(plan);
   if (o.dryRun) return { plan };
+  // 4. Drop (when forced) and load.
+  return { plan, load: await applyRestore(o, m, plan, started) };
+}
+
+/**
+ * What every restore checks before it writes anything: the target is
+ * reachable, not the source, empty (or forced); every object of the backup
+ * is in the repository at its recorded size. Returns the plan.
+ */
+export async function prepareRestore(o: RestoreOptions, m: Manifest): Promise<RestorePlan> {
+  const facts = await inspectTarget(o.target, m, await liveSourceIdentity(o.source), o);
+  await checkObjectsPresent(o.repo, m);
+  return planFullRestore(m, o.target, facts, o);
+}
+
+/**
+ * What every restore writes: when forced, the backup's schemas are dropped
+ * first so nothing stale survives; the backup is loaded (sha256 checked as
+ * it streams); then `after` (the binlog replay of a point-in-time restore).
+ * The outcome is audited, and a failure says the target holds a partial restore.
+ */
+export async function applyRestore(o: RestoreOptions, m: Manifest, plan: RestorePlan, started: Date, after?: () => Promise<void>, auditParams: Record<string, unknown> = {}): Promise<LoadResult> {
+  const log = o.log.child({ source: o.source.name, job: 'restore', backupId: m.id });
   try {
-    // 5. Forced: drop the backup's schemas first so nothing stale survives.
     if (plan.dropFirst.length) log.warn({ schemas: await dropSchemas(o.target, plan.dropFirst) }, 'dropped existing schemas on the target (--force)');
-    // 6. Load, checking every object's sha256 as it streams.
     const load = await loadBackup(o, m);
+    await after?.();
     log.info({ bytes: load.bytesRead, target: plan.target.dsn }, 'restore finished');
-    await audit(o, m, plan, 'ok', started);
-    return { plan, load };
+    await audit(o, m, plan, 'ok', started, undefined, auditParams);
+    return load;
   } catch (err) {
     const e = partialRestoreError(asBacktrackError(err), plan);
-    await audit(o, m, plan, e.code === 'INTERRUPTED' ? 'interrupted' : 'failed', started, e.message).catch(() => undefined);
+    await audit(o, m, plan, e.code === 'INTERRUPTED' ? 'interrupted' : 'failed', started, e.message, auditParams).catch(() => undefined);
     throw e;
   }
 }
@@ -147,12 +164,7 @@ export async function restoreFull(o: RestoreOptions): Promise<{ plan: RestorePla
 /** A failed load leaves the target part-restored: the error must say so, and what to do. */
 export function partialRestoreError(e: BacktrackError, plan: RestorePlan): BacktrackError {
   const note = `The target ${plan.target.dsn} now holds a PARTIAL restore of backup ${plan.backup.id} (schemas ${plan.schemas.join(', ')}): do not use it. Fix the cause, then run the restore again with --force (it drops those schemas first).`;
-  return new BacktrackError(`${e.message}\n${note}`, { code: e.code, exit: exitNameOf(e.exitCode), cause: e, details: { ...e.details, partialRestore: true, target: plan.target.dsn } });
-}
-
-function exitNameOf(code: number): ExitCodeName {
-  const found = (Object.entries(EXIT_CODES) as Array<[ExitCodeName, { code: number }]>).find(([, v]) => v.code === code);
-  return found ? found[0] : 'failed';
+  return new BacktrackError(`${e.message}\n${note}`, { code: e.code, exitCode: e.exitCode, cause: e, details: { ...e.details, partialRestore: true, target: plan.target.dsn } });
 }
 
 /** Record a restore in the audit trail. */

@@ -12,7 +12,6 @@ import type { Config, SourceConfig } from '../config/schema.js';
 import { BacktrackError, ChecksumError, NotFoundError, ScratchUnavailableError, VerificationFailedError, asBacktrackError } from '../errors.js';
 import { loadChain } from '../binlog/chain.js';
 import { removeDir, replayFiles } from '../binlog/replay.js';
-import { toolsFor } from '../mysql/flavor.js';
 import type { Logger } from '../observability/logger.js';
 import { appendAudit, type Actor } from '../repository/audit.js';
 import { latestDrillByBackup, listDrillReports, writeDrillReport, type DrillCheck, type DrillReport } from '../repository/drills.js';
@@ -154,7 +153,7 @@ async function replayAndCheck(o: DrillOptions, m: Manifest, scratch: Scratch, pi
       target: scratch.spec,
       flavor: m.server.flavor,
       binlogTool: tools.binlog,
-      client: o.cfg.tools.client ?? toolsFor(m.server.flavor).client,
+      client: tools.client,
       noBinlog: false,
       signal,
     });

@@ -10,7 +10,7 @@ import type { LoadContext, LoadResult } from '../engine.js';
 
 /** Apply a backup's objects to the target. */
 export async function loadWithMysqlClient(ctx: LoadContext): Promise<LoadResult> {
-  const client = ctx.flavorTools.client ?? ctx.flavorTools.defaultClient;
+  const client = ctx.client;
   const ordered = [...ctx.objects.filter((o) => o.role === 'data'), ...(ctx.skipUsers ? [] : ctx.objects.filter((o) => o.role === 'users'))];
   let bytesRead = 0;
   let rawBytes = 0;

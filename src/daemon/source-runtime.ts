@@ -147,10 +147,8 @@ export class SourceRuntime {
         onSegment: (seg) => {
           m.binlogArchiverUp.set({ source: this.name }, 1);
           m.binlogSegments.inc({ source: this.name });
-          if (seg.lastTransaction) {
-            m.binlogLastEvent.set({ source: this.name }, seg.lastTransaction.timestamp);
-            m.windowEnd.set({ source: this.name }, seg.lastTransaction.timestamp);
-          }
+          // The window itself is the daemon's refresh's to compute (it needs a backup to start).
+          if (seg.lastTransaction) m.binlogLastEvent.set({ source: this.name }, seg.lastTransaction.timestamp);
         },
         onLag: (s) => {
           m.binlogArchiverUp.set({ source: this.name }, 1);
@@ -205,7 +203,11 @@ export class SourceRuntime {
     return job.trigger === 'api' ? { kind: 'api', name: job.actor } : { kind: 'schedule', name: job.trigger };
   }
 
-  /** Run one job: the recipe for its kind, with metrics. */
+  /**
+   * Run one job: the recipe for its kind. Counters of failures are kept
+   * here; gauges that describe the repository (last backup, last drill) are
+   * set by the daemon's refresh, which runs when a job ends.
+   */
   private async run(job: Job, signal: AbortSignal): Promise<unknown> {
     const { cfg, source, repo, log } = this.o;
     const m = this.o.metrics;
@@ -213,11 +215,7 @@ export class SourceRuntime {
     if (job.kind === 'backup') {
       try {
         const man = await takeBackup({ cfg, source, repo, log, actor: this.actor(job), signal });
-        const secs = (Date.parse(man.finishedAt) - Date.parse(man.startedAt)) / 1000;
-        m.backupLastSuccess.set(l, Date.parse(man.finishedAt) / 1000);
-        m.backupLastDuration.set(l, secs);
-        m.backupLastSize.set(l, man.objects.reduce((a, x) => a + x.size, 0));
-        return { backupId: man.id, durationSeconds: secs };
+        return { backupId: man.id, durationSeconds: (Date.parse(man.finishedAt) - Date.parse(man.startedAt)) / 1000 };
       } catch (err) {
         m.backupFailures.inc({ ...l, reason: asBacktrackError(err).code });
         m.backupLastFailure.set(l, Date.now() / 1000);
@@ -233,10 +231,6 @@ export class SourceRuntime {
         if (!signal.aborted) m.drillErrors.inc(l);
         throw err;
       }
-      m.drillLastTimestamp.set(l, Date.parse(report.finishedAt) / 1000);
-      m.drillLastVerdict.set(l, report.verdict === 'passed' ? 1 : 0);
-      m.drillRestoreSeconds.set(l, report.rto.seconds);
-      if (report.verdict === 'passed') m.drillLastSuccess.set(l, Date.parse(report.finishedAt) / 1000);
       for (const c of report.failedChecks) m.drillFailures.inc({ ...l, check: c });
       if (report.verdict === 'failed') throw drillFailedError(report);
       return { backupId: report.backupId, verdict: report.verdict, rtoSeconds: report.rto.seconds };

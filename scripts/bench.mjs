@@ -243,32 +243,7 @@ try {
     // the dataset generation wrote (GBs), up to a marker transaction.
     await sql(source, "INSERT INTO lagdb.t (v, at) VALUES ('catch-up marker', NOW(6))");
     const marker = Number(String((await sql(source, 'SELECT @@gtid_binlog_pos AS g'))[0].g).split('-')[2]);
-    const catchUp = Date.now();
-    const archivedSeqs = () => {
-      const out = [];
-      const walk = (d) => {
-        for (const e of readdirSync(d, { withFileTypes: true })) {
-          const p = path.join(d, e.name);
-          if (e.isDirectory()) walk(p);
-          else if (e.name.endsWith('.json')) {
-            try {
-              const g = JSON.parse(readFileSync(p, 'utf8')).lastTransaction?.gtid;
-              if (g) out.push(Number(g.split('-')[2]));
-            } catch {
-              /* being written */
-            }
-          }
-        }
-      };
-      if (existsSync(path.join(fsRepo, 'bench', 'binlogs'))) walk(path.join(fsRepo, 'bench', 'binlogs'));
-      return out;
-    };
-    while (!archivedSeqs().some((q) => q >= marker)) await new Promise((r) => setTimeout(r, 500));
-    log(`archiver caught up with the existing binlog in ${((Date.now() - catchUp) / 1000).toFixed(1)}s`);
-    const tps = Number(opt.tps);
-    const seconds = Number(opt['lag-seconds']);
-    log(`write load: ${tps} transactions/s for ${seconds}s`);
-    const commits = [];
+    // Each archived segment's sidecar: the newest transaction it holds and when it was stored.
     const seen = new Map();
     const scan = () => {
       const walk = (d) => {
@@ -287,6 +262,17 @@ try {
       };
       if (existsSync(path.join(fsRepo, 'bench', 'binlogs'))) walk(path.join(fsRepo, 'bench', 'binlogs'));
     };
+    const catchUp = Date.now();
+    for (;;) {
+      scan();
+      if ([...seen.values()].some((x) => x.seq >= marker)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    log(`archiver caught up with the existing binlog in ${((Date.now() - catchUp) / 1000).toFixed(1)}s`);
+    const tps = Number(opt.tps);
+    const seconds = Number(opt['lag-seconds']);
+    log(`write load: ${tps} transactions/s for ${seconds}s`);
+    const commits = [];
     const poller = setInterval(scan, 100);
     const c = await connect(source.spec);
     const t0 = Date.now();

@@ -9,7 +9,7 @@ import { GtidSet, type Flavor } from '../mysql/gtid.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { getJson } from '../storage/util.js';
-import { GapSchema, SidecarSchema, binlogKeys, fileIndex, timelineOf, type GapRecord, type Sidecar } from './sidecar.js';
+import { GapSchema, SidecarSchema, binlogKeys, fileIndex, nextFileName, timelineOf, type GapRecord, type Sidecar } from './sidecar.js';
 
 /** One binlog file as archived. */
 export interface ChainFile {
@@ -138,8 +138,8 @@ function findGaps(id: string, flavor: Flavor, files: ChainFile[]): Gap[] {
     const next = files[i + 1];
     if (!next) return;
     if (next.index !== f.index + 1) {
-      const missing = [];
-      for (let k = f.index + 1; k < next.index; k++) missing.push(f.file.replace(/\d+$/, String(k).padStart(f.file.match(/(\d+)$/)?.[1]?.length ?? 6, '0')));
+      const missing: string[] = [];
+      for (let name = nextFileName(f.file); fileIndex(name) < next.index; name = nextFileName(name)) missing.push(name);
       gaps.push({ timeline: id, reason: 'missing-segment', detail: `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in the repository`, before: { file: f.file, offset: f.end }, after: { file: next.file, offset: 4 } });
     } else if (!f.whole) {
       gaps.push({ timeline: id, reason: 'missing-segment', detail: `${f.file} was archived only up to byte ${f.end}; its end is not in the repository`, before: { file: f.file, offset: f.end }, after: { file: next.file, offset: 4 } });

@@ -112,10 +112,6 @@ export class GtidSet {
     return this.domains.size === 0 && this.sids.size === 0;
   }
 
-  clone(): GtidSet {
-    return GtidSet.parse(this.flavor, this.toString());
-  }
-
   toString(): string {
     if (this.flavor === 'mariadb') {
       return [...this.domains.entries()]

@@ -6,9 +6,7 @@
  *   backtrack.json                                      format marker, written once
  *   <source>/backups/<backup-id>/<object>               engine objects (data.sql.zst[.age], users.sql.zst[.age])
  *   <source>/backups/<backup-id>/manifest.json          written last = committed
- *   <source>/binlogs/<file>.zst[.age] + <file>.json     a closed binlog file and its sidecar
- *   <source>/binlogs/<file>.partial/<offset>.zst[.age] + .json   pieces of the active file
- *   <source>/binlogs/gaps/<time>-<file>.json            a recorded gap in the chain
+ *   <source>/binlogs/<timeline>/...                     binlog segments and gaps: binlogKeys in binlog/sidecar.ts
  *   <source>/drills/<time>-<backup-id>.json             drill reports
  *   audit/<yyyy>/<mm>/<dd>/<time>-<action>.json          append-only audit events
  */
@@ -37,27 +35,11 @@ export function newBackupId(at: Date = new Date()): string {
 
 export const BACKUP_ID = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/;
 
-/** The time encoded in a backup id. */
-export function backupIdTime(id: string): Date {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(id);
-  if (!m) return new Date(NaN);
-  return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
-}
-
 export const keys = {
   backupsPrefix: (source: string) => `${source}/backups/`,
   backupPrefix: (source: string, id: string) => `${source}/backups/${id}/`,
   backupObject: (source: string, id: string, name: string) => `${source}/backups/${id}/${name}`,
   manifest: (source: string, id: string) => `${source}/backups/${id}/${MANIFEST_NAME}`,
-  binlogsPrefix: (source: string) => `${source}/binlogs/`,
-  binlogObject: (source: string, file: string, suffix: string) => `${source}/binlogs/${file}${suffix}`,
-  binlogSidecar: (source: string, file: string) => `${source}/binlogs/${file}.json`,
-  binlogPiecesPrefix: (source: string, file: string) => `${source}/binlogs/${file}.partial/`,
-  binlogPiece: (source: string, file: string, offset: number, suffix: string) =>
-    `${source}/binlogs/${file}.partial/${String(offset).padStart(20, '0')}${suffix}`,
-  binlogPieceSidecar: (source: string, file: string, offset: number) => `${source}/binlogs/${file}.partial/${String(offset).padStart(20, '0')}.json`,
-  gapsPrefix: (source: string) => `${source}/binlogs/gaps/`,
-  gap: (source: string, at: Date, file: string) => `${source}/binlogs/gaps/${compactTimeMs(at)}-${file}.json`,
   drillsPrefix: (source: string) => `${source}/drills/`,
   drill: (source: string, at: Date, backupId: string) => `${source}/drills/${compactTime(at)}-${backupId}.json`,
   auditPrefix: () => 'audit/',

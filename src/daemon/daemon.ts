@@ -59,7 +59,7 @@ export class Daemon {
     const tokens = cfg.http.tokenFile ? parseTokens(readTokenFile(cfg.http.tokenFile, 'API token')) : [];
     this.http = new HttpServer({ listen: this.o.listen ?? cfg.http.listen, tokens, protectMetrics: cfg.http.protectMetrics, backend: this.backend(), log });
     const addr = await this.http.start();
-    this.sources = cfg.sources.map((source) => new SourceRuntime({ cfg, source, repo: this.repo!, log, metrics: this.metrics, onJobDone: () => void this.refresh() }));
+    this.sources = cfg.sources.map((source) => new SourceRuntime({ cfg, source, repo: this.repo!, log, metrics: this.metrics, onJobDone: (job) => void this.refresh(job.source) }));
     for (const s of this.sources) s.start();
     await this.refresh();
     this.refreshTimer = setInterval(() => void this.refresh(), cfg.daemon.refreshInterval);
@@ -76,11 +76,11 @@ export class Daemon {
     this.o.log.info('daemon stopped');
   }
 
-  /** Recompute what the repository says: window, gaps, sizes, last successes. */
-  private async refresh(): Promise<void> {
+  /** Recompute what the repository says (window, gaps, sizes, last successes), for one source or all. */
+  private async refresh(only?: string): Promise<void> {
     const repo = this.repo;
     if (!repo) return;
-    for (const s of this.o.cfg.sources) {
+    for (const s of this.o.cfg.sources.filter((x) => !only || x.name === only)) {
       const l = { source: s.name };
       try {
         const { backups } = await repo.listBackups(s.name);

@@ -12,17 +12,17 @@ import { diffInventory, readInventory, userSchemas, type Inventory } from '../my
 import { acquireLock } from '../mysql/lock.js';
 import { serverInfo, type ServerInfo } from '../mysql/server.js';
 import type { Logger } from '../observability/logger.js';
-import { appendAudit, type Actor } from '../repository/audit.js';
-import { keys, newBackupId } from '../repository/layout.js';
+import type { Actor } from '../repository/audit.js';
+import { newBackupId } from '../repository/layout.js';
 import type { Manifest } from '../repository/manifest.js';
-import type { Repository } from '../repository/repository.js';
+import type { WritableRepository } from '../repository/repository.js';
 import { codecFor, sourceSpec, toolPaths } from '../runtime/context.js';
 
 /** Options for one backup run. */
 export interface BackupOptions {
   cfg: Config;
   source: SourceConfig;
-  repo: Repository;
+  repo: WritableRepository;
   log: Logger;
   actor: Actor;
   signal?: AbortSignal | undefined;
@@ -38,7 +38,6 @@ export async function takeBackup(o: BackupOptions): Promise<Manifest> {
   const id = newBackupId(started);
   const log = o.log.child({ source: o.source.name, job: 'backup', backupId: id });
   const spec = sourceSpec(o.source);
-  o.repo.assertWritable('backup');
   // 1. One backup of a source at a time, across processes and hosts.
   const lock = await acquireLock(spec, o.source.name, 'backup');
   try {
@@ -60,7 +59,7 @@ export async function takeBackup(o: BackupOptions): Promise<Manifest> {
   } catch (err) {
     const e = asBacktrackError(err);
     log.error({ err: e }, 'backup failed; nothing was committed');
-    await o.repo.deletePrefix(keys.backupPrefix(o.source.name, id)).catch((cleanupErr: unknown) => log.warn({ err: cleanupErr }, 'could not remove the failed backup\'s objects; the next backup or prune removes them'));
+    await o.repo.discardBackup(o.source.name, id).catch((cleanupErr: unknown) => log.warn({ err: cleanupErr }, 'could not remove the failed backup\'s objects; the next backup or prune removes them'));
     await audit(o, id, e.code === 'INTERRUPTED' ? 'interrupted' : 'failed', started, e.message).catch(() => undefined);
     throw e;
   } finally {
@@ -95,8 +94,7 @@ async function runEngine(o: BackupOptions, id: string, spec: ConnectionSpec, ser
     server,
     schemas,
     inventory,
-    store: o.repo.store,
-    prefix: keys.backupPrefix(o.source.name, id),
+    objects: o.repo.backupWriter(o.source.name, id),
     codec: { ...codecFor(o.cfg, o.source), signal: o.signal },
     includeUsers: o.source.backup.users,
     tools: { dump: toolPaths(o.cfg, server.flavor).dump },
@@ -142,7 +140,7 @@ function buildManifest(source: string, id: string, server: ServerInfo, started: 
 }
 
 async function audit(o: BackupOptions, id: string, outcome: 'ok' | 'failed' | 'interrupted', started: Date, error?: string): Promise<void> {
-  await appendAudit(o.repo, {
+  await o.repo.appendAudit({
     action: 'backup',
     actor: o.actor,
     source: o.source.name,

@@ -28,10 +28,10 @@ import type { Logger } from '../observability/logger.js';
 import { runTool, type ToolProcess } from '../pipeline/spawn.js';
 import { objectSuffix } from '../pipeline/stages.js';
 import { uploadCompressed } from '../pipeline/upload.js';
-import type { Repository } from '../repository/repository.js';
+import { binlogKeys } from '../repository/layout.js';
+import { segmentKey, type WritableRepository } from '../repository/repository.js';
+import { fileIndex, timelineOf, type GapRecord, type Sidecar, type SidecarTrx } from '../repository/sidecar.js';
 import { codecFor, sourceSpec, toolPaths } from '../runtime/context.js';
-import { putJson } from '../storage/util.js';
-import { binlogKeys, fileIndex, timelineOf, type GapRecord, type Sidecar, type SidecarTrx } from './sidecar.js';
 import { findStartPoint } from './start-point.js';
 
 /** What the archiver reports (metrics, tests, the daemon). */
@@ -46,7 +46,7 @@ export interface ArchiverEvents {
 export interface ArchiverOptions {
   cfg: Config;
   source: SourceConfig;
-  repo: Repository;
+  repo: WritableRepository;
   log: Logger;
   events?: ArchiverEvents;
 }
@@ -289,11 +289,11 @@ export class BinlogArchiver {
     const start = Math.max(f.uploadedUpTo, 0);
     const end = f.parser.boundary;
     const suffix = objectSuffix(!!this.o.cfg.repository.encryption);
-    const key = binlogKeys.piece(this.o.source.name, ctx.timeline, f.name, start, suffix);
-    const stored = await this.uploadRange(f.name, start, end, key);
-    const sidecar = this.sidecar(ctx, f, 'piece', start, end, f.pending, key.split('/').pop() as string, stored, false);
+    const name = binlogKeys.segmentName('piece', f.name, start, suffix);
+    const stored = await this.uploadRange(ctx, f.name, 'piece', start, end, name);
+    const sidecar = this.sidecar(ctx, f, 'piece', start, end, f.pending, name, stored, false);
     if (start === 0 && f.parser.facts.startGtids) sidecar.startGtids = f.parser.facts.startGtids.toString();
-    await putJson(this.o.repo.store, binlogKeys.pieceSidecar(this.o.source.name, ctx.timeline, f.name, start), sidecar);
+    await this.o.repo.putSidecar(sidecar);
     f.uploadedUpTo = end;
     f.pending = newStats(ctx.info.flavor);
     f.pendingSince = undefined;
@@ -302,25 +302,26 @@ export class BinlogArchiver {
 
   private async uploadWhole(ctx: { info: ServerInfo; timeline: string }, f: Followed): Promise<void> {
     const suffix = objectSuffix(!!this.o.cfg.repository.encryption);
-    const key = binlogKeys.file(this.o.source.name, ctx.timeline, f.name, suffix);
+    const name = binlogKeys.segmentName('file', f.name, 0, suffix);
     // A file the server left without a rotate or stop event (a crash) ends at
     // its last complete event; a torn event after it was never committed.
     const end = f.parser.boundary;
     if (end < f.readUpTo) this.log.warn({ file: f.name, end, size: f.readUpTo }, 'binlog file ends with an incomplete event (server crash); archived up to the last complete event');
-    const stored = await this.uploadRange(f.name, 0, end, key);
-    const sidecar = this.sidecar(ctx, f, 'file', 0, end, f.whole, key.split('/').pop() as string, stored, f.parser.facts.closedBy !== undefined);
+    const stored = await this.uploadRange(ctx, f.name, 'file', 0, end, name);
+    const sidecar = this.sidecar(ctx, f, 'file', 0, end, f.whole, name, stored, f.parser.facts.closedBy !== undefined);
     sidecar.startGtids = f.parser.facts.startGtids?.toString();
-    await putJson(this.o.repo.store, binlogKeys.fileSidecar(this.o.source.name, ctx.timeline, f.name), sidecar);
+    await this.o.repo.putSidecar(sidecar);
     // The whole file is stored: its pieces are redundant now.
-    await this.o.repo.deletePrefix(binlogKeys.piecesPrefix(this.o.source.name, ctx.timeline, f.name));
+    await this.o.repo.deletePieces(this.o.source.name, ctx.timeline, f.name);
     f.uploadedUpTo = end;
     this.log.info({ file: f.name, bytes: end, transactions: f.whole.transactions }, 'binlog file archived');
     this.o.events?.onSegment?.(sidecar);
   }
 
-  private async uploadRange(name: string, start: number, end: number, key: string) {
-    const raw = createReadStream(path.join(this.spoolDir, name), { start, end: end - 1, highWaterMark: 1024 * 1024 });
-    return uploadCompressed(raw, this.o.repo.store, key, { codec: codecFor(this.o.cfg, this.o.source) });
+  private async uploadRange(ctx: { timeline: string }, file: string, kind: 'file' | 'piece', start: number, end: number, objectName: string) {
+    const raw = createReadStream(path.join(this.spoolDir, file), { start, end: end - 1, highWaterMark: 1024 * 1024 });
+    const key = segmentKey({ source: this.o.source.name, timeline: ctx.timeline, file, kind, object: { name: objectName } });
+    return uploadCompressed(raw, this.o.repo.binlogWriter(this.o.source.name), key, { codec: codecFor(this.o.cfg, this.o.source) });
   }
 
   private sidecar(ctx: { info: ServerInfo; timeline: string }, f: Followed, kind: 'file' | 'piece', start: number, end: number, st: RangeStats, objectName: string, stored: { size: number; sha256: string; rawSize: number }, closed: boolean): Sidecar {

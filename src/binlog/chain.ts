@@ -8,8 +8,7 @@
 import { GtidSet, type Flavor } from '../mysql/gtid.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
-import { getJson } from '../storage/util.js';
-import { GapSchema, SidecarSchema, binlogKeys, fileIndex, nextFileName, timelineOf, type GapRecord, type Sidecar } from './sidecar.js';
+import { fileIndex, nextFileName, timelineOf, type GapRecord, type Sidecar } from '../repository/sidecar.js';
 
 /** One binlog file as archived. */
 export interface ChainFile {
@@ -56,20 +55,7 @@ export function comparePoints(a: LogPoint, b: LogPoint): number {
 
 /** Read every sidecar and gap record of a source and build its timelines. */
 export async function loadChain(repo: Repository, source: string): Promise<Timeline[]> {
-  const objs = await repo.store.list(binlogKeys.prefix(source));
-  const sidecars: Sidecar[] = [];
-  const gapRecords: GapRecord[] = [];
-  for (const o of objs) {
-    if (!o.key.endsWith('.json')) continue;
-    const raw = await getJson(repo.store, o.key);
-    if (o.key.includes('/gaps/')) {
-      const g = GapSchema.safeParse(raw);
-      if (g.success) gapRecords.push(g.data);
-    } else {
-      const s = SidecarSchema.safeParse(raw);
-      if (s.success) sidecars.push(s.data);
-    }
-  }
+  const { sidecars, gaps: gapRecords } = await repo.listBinlogRecords(source);
   const byTimeline = new Map<string, Sidecar[]>();
   for (const s of sidecars) byTimeline.set(s.timeline, [...(byTimeline.get(s.timeline) ?? []), s]);
   const ids = new Set([...byTimeline.keys(), ...gapRecords.map((g) => g.timeline)]);

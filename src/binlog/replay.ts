@@ -18,18 +18,18 @@ import { downloadDecompressed, fetchVerified } from '../pipeline/download.js';
 import { runToolText } from '../pipeline/spawn.js';
 import { spawnLinked } from '../pipeline/linked.js';
 import type { CodecOptions } from '../pipeline/stages.js';
-import type { ObjectStore } from '../storage/store.js';
+import { segmentKey } from '../repository/repository.js';
+import { objectUrl, type ObjectReader } from '../storage/store.js';
 import type { ChainFile } from './chain.js';
-import { segmentObjectKey } from './sidecar.js';
 
 /** Download and decode one archived binlog file into `dir`; returns its path. */
-export async function materializeFile(store: ObjectStore, f: ChainFile, dir: string, codec: Pick<CodecOptions, 'zstd' | 'age'>, signal?: AbortSignal): Promise<string> {
+export async function materializeFile(store: ObjectReader, f: ChainFile, dir: string, codec: Pick<CodecOptions, 'zstd' | 'age'>, signal?: AbortSignal): Promise<string> {
   await mkdir(dir, { recursive: true });
   const out = path.join(dir, f.file);
   const first = f.segments[0];
   if (!first || first.start !== 0) throw new NotFoundError(`the start of binlog ${f.file} is not in the repository; it cannot be replayed`);
   const named = (seg: (typeof f.segments)[number], err: unknown): Error => {
-    const key = segmentObjectKey(seg);
+    const key = objectUrl(store, segmentKey(seg));
     if (err instanceof ChecksumError) return new ChecksumError(`binlog segment ${key} (${f.file} bytes ${seg.start}..${seg.end}) is damaged: ${err.message}; replay stopped before using it`, { key, file: f.file });
     if (err instanceof NotFoundError) return new NotFoundError(`binlog segment ${key} (${f.file} bytes ${seg.start}..${seg.end}) is missing from the repository`, { key });
     return err as Error;
@@ -39,7 +39,7 @@ export async function materializeFile(store: ObjectStore, f: ChainFile, dir: str
     const sink = createWriteStream(out);
     try {
       for (const seg of f.segments) {
-        const key = segmentObjectKey(seg);
+        const key = segmentKey(seg);
         await downloadDecompressed(store, { key, size: seg.object.size, sha256: seg.object.sha256, encrypted: true }, sink, { codec, signal, endSink: false }).catch((err: unknown) => {
           throw named(seg, err);
         });
@@ -55,7 +55,7 @@ export async function materializeFile(store: ObjectStore, f: ChainFile, dir: str
   const sink = createWriteStream(packed);
   try {
     for (const seg of f.segments) {
-      const key = segmentObjectKey(seg);
+      const key = segmentKey(seg);
       await fetchVerified(store, { key, size: seg.object.size, sha256: seg.object.sha256 }, sink, signal).catch((err: unknown) => {
         throw named(seg, err);
       });

@@ -9,14 +9,13 @@
 import type { ConnectionSpec } from '../mysql/connect.js';
 import { closeQuietly, connect } from '../mysql/connect.js';
 import { binaryLogs } from '../mysql/server.js';
-import type { Repository } from '../repository/repository.js';
-import { putJson } from '../storage/util.js';
+import type { WritableRepository } from '../repository/repository.js';
+import { fileIndex, nextFileName, type GapRecord } from '../repository/sidecar.js';
 import { loadChain, type Timeline } from './chain.js';
-import { binlogKeys, fileIndex, nextFileName, type GapRecord } from './sidecar.js';
 
 export interface StartPointInput {
   spec: ConnectionSpec;
-  repo: Repository;
+  repo: WritableRepository;
   source: string;
   timeline: string;
   onGap?: (g: GapRecord) => void;
@@ -77,8 +76,7 @@ async function noteFailover(i: StartPointInput, chain: Timeline[], firstFile: st
 
 /** Write a gap record into the repository (append-only, like everything). */
 export async function recordGap(i: Pick<StartPointInput, 'repo' | 'source' | 'onGap'>, g: Omit<GapRecord, 'format' | 'source' | 'detectedAt'>): Promise<void> {
-  const at = new Date();
-  const record: GapRecord = { format: 1, source: i.source, detectedAt: at.toISOString(), ...g };
-  await putJson(i.repo.store, binlogKeys.gap(i.source, g.timeline, at, g.after?.file ?? 'start'), record);
+  const record: GapRecord = { format: 1, source: i.source, detectedAt: new Date().toISOString(), ...g };
+  await i.repo.recordGap(record);
   i.onGap?.(record);
 }

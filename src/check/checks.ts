@@ -4,18 +4,14 @@
  * password right, binlog on, grants), the tools on PATH, and the repository
  * (reachable and writable).
  */
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { asBacktrackError } from '../errors.js';
 import { closeQuietly, connect } from '../mysql/connect.js';
 import { canWriteHeartbeat, checkGrants, grantStatement } from '../mysql/grants.js';
 import { serverInfo, type ServerInfo } from '../mysql/server.js';
 import { runToolText } from '../pipeline/spawn.js';
-import { getBytes } from '../storage/util.js';
-import { openStore } from '../storage/open.js';
 import { findBinary } from '../scratch/spawn.js';
-import { sourceSpec, toolPaths } from '../runtime/context.js';
+import { openRepository, sourceSpec, toolPaths } from '../runtime/context.js';
 import { toolsFor } from '../mysql/flavor.js';
 
 /** One check's verdict. */
@@ -40,20 +36,15 @@ export async function runChecks(cfg: Config, configFile: string): Promise<CheckR
 }
 
 async function checkRepository(cfg: Config): Promise<CheckResult> {
-  let store;
+  let repo;
   try {
-    store = await openStore(cfg.repository);
+    repo = await openRepository(cfg, 'read');
   } catch (err) {
     return fail('repository', asBacktrackError(err).message, 'fix repository.url');
   }
-  const key = `check-probes/${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   try {
-    const body = Buffer.from('backtrack write probe');
-    await store.put(key, body);
-    const back = await getBytes(store, key);
-    await store.delete(key);
-    if (!back.equals(body)) return fail('repository', `${store.location}: the probe object read back differs from what was written`);
-    return ok('repository', `${store.location} is reachable and writable`);
+    await repo.probeWritable();
+    return ok('repository', `${repo.location} is reachable and writable`);
   } catch (err) {
     return fail('repository', asBacktrackError(err).message, 'fix repository.url / repository.s3, the credentials, or the directory permissions');
   }

@@ -1,7 +1,6 @@
 /** `backtrack audit`: who backed up, restored, drilled or deleted what, and when. */
 import { UsageError } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
-import { listAudit } from '../repository/audit.js';
 import { openRepository } from '../runtime/context.js';
 import { str, type Command } from './command.js';
 import { table } from './format.js';
@@ -22,7 +21,7 @@ export const auditCommand: Command = {
       if (Number.isNaN(since.getTime())) throw new UsageError(`--since "${s}" is neither a time (2026-11-25T00:00:00Z) nor a duration (24h, 7d)`);
     }
     const repo = await openRepository(ctx.cfg, 'read', ctx.log);
-    const events = await listAudit(repo, since);
+    const events = await repo.listAudit(since);
     const rows = events.map((e) => [e.at.replace(/\.\d{3}Z$/, 'Z'), e.action, `${e.actor.kind}:${e.actor.name}`, e.source ?? '', e.backupId ?? e.target ?? '', e.outcome, e.error ? e.error.slice(0, 80) : '']);
     return { json: { events }, text: events.length ? table(['time', 'action', 'who', 'source', 'backup/target', 'outcome', 'error'], rows) : 'no audit events' };
   },

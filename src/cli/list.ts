@@ -3,7 +3,7 @@ import { selectSource } from '../config/load.js';
 import type { SourceConfig } from '../config/schema.js';
 import type { Repository } from '../repository/repository.js';
 import { loadChain, restorableWindows, type Gap, type RestorableWindow } from '../binlog/chain.js';
-import { latestDrillByBackup, listDrillReports } from '../repository/drills.js';
+import { latestDrillByBackup } from '../repository/drills.js';
 import { openRepository } from '../runtime/context.js';
 import { str, type Command } from './command.js';
 import { ago, formatBytes, formatDuration, isoSeconds, table } from './format.js';
@@ -39,7 +39,7 @@ export interface SourceListing {
 export async function listSource(repo: Repository, source: SourceConfig): Promise<SourceListing> {
   const { backups, leftovers } = await repo.listBackups(source.name);
   const timelines = await loadChain(repo, source.name);
-  const drills = latestDrillByBackup(await listDrillReports(repo, source.name));
+  const drills = latestDrillByBackup(await repo.listDrillReports(source.name));
   const windows = restorableWindows(timelines, backups.map((b) => b.manifest)).sort((a, b) => (a.to < b.to ? -1 : 1));
   return {
     window: windows[windows.length - 1] ?? null,

@@ -29,9 +29,15 @@ export const pruneCommand: Command = {
     const name = str(ctx, 'source');
     const sources = name ? [selectSource(ctx.cfg, name)] : ctx.cfg.sources;
     const dryRun = bool(ctx, 'dry-run');
-    const repo = await openRepository(ctx.cfg, dryRun ? 'read' : 'write', ctx.log);
+    const common = { cfg: ctx.cfg, log: ctx.log, actor: cliActor() };
     const out: Array<{ source: string; result: PruneResult }> = [];
-    for (const source of sources) out.push({ source: source.name, result: await pruneSource({ cfg: ctx.cfg, source, repo, log: ctx.log, actor: cliActor(), dryRun }) });
+    if (dryRun) {
+      const repo = await openRepository(ctx.cfg, 'read', ctx.log);
+      for (const source of sources) out.push({ source: source.name, result: await pruneSource({ ...common, source, repo, dryRun: true }) });
+    } else {
+      const repo = await openRepository(ctx.cfg, 'write', ctx.log);
+      for (const source of sources) out.push({ source: source.name, result: await pruneSource({ ...common, source, repo, dryRun: false }) });
+    }
     return { json: { dryRun, sources: out.map((o) => ({ source: o.source, ...o.result })) }, text: out.map((o) => render(o.source, o.result)).join('\n\n') };
   },
 };

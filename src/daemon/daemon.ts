@@ -14,11 +14,9 @@ import { HttpServer, parseTokens, type ApiBackend } from '../http/server.js';
 import { closeQuietly, connect } from '../mysql/connect.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
-import { latestDrillByBackup, listDrillReports } from '../repository/drills.js';
-import type { Repository } from '../repository/repository.js';
-import { FORMAT_KEY, keys } from '../repository/layout.js';
+import { latestDrillByBackup } from '../repository/drills.js';
+import type { WritableRepository } from '../repository/repository.js';
 import { openRepository, sourceSpec } from '../runtime/context.js';
-import { binlogKeys } from '../binlog/sidecar.js';
 import { SourceRuntime } from './source-runtime.js';
 
 export interface DaemonOptions {
@@ -30,7 +28,7 @@ export interface DaemonOptions {
 
 export class Daemon {
   readonly metrics: Metrics = createMetrics();
-  private repo?: Repository;
+  private repo?: WritableRepository;
   private http?: HttpServer;
   private sources: SourceRuntime[] = [];
   private refreshTimer?: NodeJS.Timeout;
@@ -100,7 +98,7 @@ export class Daemon {
         }
         const last = timelines.map((t) => t.lastTransactionTime).filter(Boolean).sort().slice(-1)[0];
         if (last) this.metrics.binlogLastEvent.set(l, Date.parse(last) / 1000);
-        const reports = await listDrillReports(repo, s.name);
+        const reports = await repo.listDrillReports(s.name);
         const lastDrill = reports[reports.length - 1];
         if (lastDrill) {
           this.metrics.drillLastTimestamp.set(l, Date.parse(lastDrill.finishedAt) / 1000);
@@ -109,10 +107,7 @@ export class Daemon {
         }
         const lastPass = [...reports].reverse().find((r) => r.verdict === 'passed');
         if (lastPass) this.metrics.drillLastSuccess.set(l, Date.parse(lastPass.finishedAt) / 1000);
-        for (const [kind, prefix] of [['backups', keys.backupsPrefix(s.name)], ['binlogs', binlogKeys.prefix(s.name)], ['drills', keys.drillsPrefix(s.name)]] as const) {
-          const objs = await repo.store.list(prefix);
-          this.metrics.repositoryBytes.set({ ...l, kind }, objs.reduce((a, x) => a + x.size, 0));
-        }
+        for (const [kind, bytes] of Object.entries(await repo.usage(s.name))) this.metrics.repositoryBytes.set({ ...l, kind }, bytes);
       } catch (err) {
         this.o.log.warn({ source: s.name, error: asBacktrackError(err).message }, 'could not refresh repository metrics');
       }
@@ -129,10 +124,10 @@ export class Daemon {
       }),
       backups: async (source) => {
         const { backups } = await this.repo!.listBackups(source);
-        const drills = latestDrillByBackup(await listDrillReports(this.repo!, source));
+        const drills = latestDrillByBackup(await this.repo!.listDrillReports(source));
         return { source, backups: backups.map(({ manifest: m }) => ({ id: m.id, startedAt: m.startedAt, finishedAt: m.finishedAt, bytes: m.objects.reduce((a, x) => a + x.size, 0), snapshot: m.snapshot, drill: drills.get(m.id) ? { verdict: drills.get(m.id)!.verdict, at: drills.get(m.id)!.finishedAt } : null })) };
       },
-      drills: async (source) => ({ source, drills: await listDrillReports(this.repo!, source) }),
+      drills: async (source) => ({ source, drills: await this.repo!.listDrillReports(source) }),
       window: async (source) => {
         const { backups } = await this.repo!.listBackups(source);
         const timelines = await loadChain(this.repo!, source);
@@ -152,7 +147,7 @@ export class Daemon {
 
   /** Ready when the repository and every source answer. */
   private async ready(): Promise<{ ready: boolean; [k: string]: unknown }> {
-    const repository = await this.repo!.store.head(FORMAT_KEY).then(
+    const repository = await this.repo!.ping().then(
       () => ({ ok: true }),
       (err: unknown) => ({ ok: false, error: asBacktrackError(err).message }),
     );

@@ -15,8 +15,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { pruneSource } from '../prune/prune.js';
 import type { Actor } from '../repository/audit.js';
-import { listDrillReports } from '../repository/drills.js';
-import type { Repository } from '../repository/repository.js';
+import type { WritableRepository } from '../repository/repository.js';
 import { sourceSpec } from '../runtime/context.js';
 import { drillFailedError, runDrill } from '../verify/drill.js';
 import { SourceJobs, type Job, type JobKind } from './jobs.js';
@@ -25,7 +24,7 @@ import { LeaderLock } from './leader.js';
 export interface SourceRuntimeOptions {
   cfg: Config;
   source: SourceConfig;
-  repo: Repository;
+  repo: WritableRepository;
   log: Logger;
   metrics: Metrics;
   /** Called after a job finishes (the daemon refreshes repository metrics). */
@@ -193,7 +192,7 @@ export class SourceRuntime {
       if (!last || now - Date.parse(last) > period(s.backup.schedule)) this.jobs.submit('backup', 'catch-up', 'schedule');
     }
     if (s.verify.schedule) {
-      const reports = await listDrillReports(this.o.repo, this.name);
+      const reports = await this.o.repo.listDrillReports(this.name);
       const last = [...reports].reverse().find((r) => r.verdict === 'passed')?.finishedAt;
       if (!last || now - Date.parse(last) > period(s.verify.schedule)) this.jobs.submit('drill', 'catch-up', 'schedule');
     }

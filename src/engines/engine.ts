@@ -4,8 +4,8 @@
  * the same two operations.
  *
  * Contract:
- *  - dump() writes its objects under the backup's prefix through the store it
- *    is given and returns what the manifest needs. It never writes the
+ *  - dump() writes its objects, by name, through the backup's writer it is
+ *    given and returns what the manifest needs. It never writes the
  *    manifest (the caller commits). If it fails or is aborted, it rejects and
  *    whatever it stored is left for the caller's cleanup; no object it
  *    reported as stored is ever truncated.
@@ -18,7 +18,7 @@ import type { Inventory } from '../mysql/inventory.js';
 import type { ConnectionSpec } from '../mysql/connect.js';
 import type { ServerInfo } from '../mysql/server.js';
 import type { SnapshotPoint } from '../mysql/flavor.js';
-import type { ObjectStore } from '../storage/store.js';
+import type { ObjectReader, ObjectWriter } from '../storage/store.js';
 import type { CodecOptions } from '../pipeline/stages.js';
 import type { StoredObject } from '../pipeline/upload.js';
 
@@ -30,9 +30,8 @@ export interface DumpContext {
   schemas: string[];
   /** Inventory read before the dump (the dump is checked against it). */
   inventory: Inventory;
-  store: ObjectStore;
-  /** Key prefix of the backup's folder ("main/backups/ID/"). */
-  prefix: string;
+  /** The backup's objects, by name ("data.sql.zst"). */
+  objects: ObjectWriter;
   codec: CodecOptions;
   includeUsers: boolean;
   tools: { dump?: string | undefined };
@@ -64,7 +63,8 @@ export interface DumpResult {
 /** Everything a load needs. */
 export interface LoadContext {
   target: ConnectionSpec;
-  store: ObjectStore;
+  /** The backup's objects, by name. */
+  store: ObjectReader;
   objects: Array<{ key: string; role: 'data' | 'users'; size: number; sha256: string; encrypted: boolean; rawSize?: number }>;
   codec: Pick<CodecOptions, 'zstd' | 'age'>;
   /** The SQL client program (mariadb or mysql, or the configured one). */

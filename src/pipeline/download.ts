@@ -8,7 +8,7 @@
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ChecksumError, InterruptedError, NotFoundError, ToolError, asBacktrackError } from '../errors.js';
-import type { ObjectStore } from '../storage/store.js';
+import { objectUrl, type ObjectReader } from '../storage/store.js';
 import { decompressor, decryptor, hasher, type CodecOptions } from './stages.js';
 import { spawnLinked, type StageSpec } from './linked.js';
 import { stageFailure } from './failure.js';
@@ -31,7 +31,7 @@ export interface DownloadOptions {
 }
 
 /** Stream an object, decoded, into `sink`, checking its sha256 and size. */
-export async function downloadDecompressed(store: ObjectStore, obj: ExpectedObject, sink: Writable, opts: DownloadOptions): Promise<{ rawBytes: number }> {
+export async function downloadDecompressed(store: ObjectReader, obj: ExpectedObject, sink: Writable, opts: DownloadOptions): Promise<{ rawBytes: number }> {
   const f = stageFailure(opts.signal);
   const fail = f.fail;
   let rawBytes = 0;
@@ -46,12 +46,12 @@ export async function downloadDecompressed(store: ObjectStore, obj: ExpectedObje
     await Promise.all([toZstd.catch(fail), toSink.catch(fail), zstd.done.catch(fail), age?.done.catch(fail)]);
     if (f.first !== undefined) throw f.first;
     const h = hash.result();
-    if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch(obj, h);
+    if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch(store, obj, h);
     return { rawBytes };
   } catch (err) {
-    if (opts.signal?.aborted) throw new InterruptedError(`reading ${obj.key} was interrupted`, err);
+    if (opts.signal?.aborted) throw new InterruptedError(`reading ${objectUrl(store, obj.key)} was interrupted`, err);
     if (err instanceof ToolError && /zstd/.test(err.message)) {
-      throw new ChecksumError(`object ${obj.key} is damaged: ${err.message}; this backup cannot be restored as stored`, { key: obj.key });
+      throw new ChecksumError(`object ${objectUrl(store, obj.key)} is damaged: ${err.message}; this backup cannot be restored as stored`, { key: obj.key });
     }
     throw asBacktrackError(err);
   } finally {
@@ -59,9 +59,9 @@ export async function downloadDecompressed(store: ObjectStore, obj: ExpectedObje
   }
 }
 
-function mismatch(obj: ExpectedObject, got: { sha256: string; bytes: number }): ChecksumError {
+function mismatch(store: ObjectReader, obj: ExpectedObject, got: { sha256: string; bytes: number }): ChecksumError {
   return new ChecksumError(
-    `object ${obj.key} does not match its manifest: expected ${obj.size} bytes with sha256 ${obj.sha256}, read ${got.bytes} bytes with sha256 ${got.sha256}`,
+    `object ${objectUrl(store, obj.key)} does not match its manifest: expected ${obj.size} bytes with sha256 ${obj.sha256}, read ${got.bytes} bytes with sha256 ${got.sha256}`,
     { key: obj.key, expectedSha256: obj.sha256, actualSha256: got.sha256, expectedSize: obj.size, actualSize: got.bytes },
   );
 }
@@ -73,22 +73,22 @@ function requireAge(age: CodecOptions['age']): NonNullable<CodecOptions['age']> 
 }
 
 /** Open an object of a backup; a missing one says the backup cannot be restored. */
-async function openObject(store: ObjectStore, key: string, signal: AbortSignal) {
+async function openObject(store: ObjectReader, key: string, signal: AbortSignal) {
   try {
     return await store.get(key, { signal });
   } catch (err) {
-    if (err instanceof NotFoundError) throw new NotFoundError(`object ${key} is missing from the repository; this backup cannot be restored`, { key });
+    if (err instanceof NotFoundError) throw new NotFoundError(`object ${objectUrl(store, key)} is missing from the repository; this backup cannot be restored`, { key });
     throw err;
   }
 }
 
 /** Copy an object's stored bytes into `sink` (not ended), checking its sha256 and size. */
-export async function fetchVerified(store: ObjectStore, obj: Omit<ExpectedObject, 'encrypted'>, sink: Writable, signal?: AbortSignal): Promise<void> {
+export async function fetchVerified(store: ObjectReader, obj: Omit<ExpectedObject, 'encrypted'>, sink: Writable, signal?: AbortSignal): Promise<void> {
   const hash = hasher();
   const input = await store.get(obj.key, signal ? { signal } : {});
   await pipeline(input, hash.stream, sink, { end: false });
   const h = hash.result();
-  if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch({ ...obj, encrypted: false }, h);
+  if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch(store, { ...obj, encrypted: false }, h);
 }
 
 /** A program that consumes the decoded bytes (the SQL client). */
@@ -108,7 +108,7 @@ export interface Consumer {
  * own failure (an SQL error) is reported as such; zstd's or age's as a
  * damaged object; a sha256 or size mismatch as ChecksumError.
  */
-export async function downloadInto(store: ObjectStore, obj: ExpectedObject, consumer: Consumer, opts: Omit<DownloadOptions, 'endSink'>): Promise<void> {
+export async function downloadInto(store: ObjectReader, obj: ExpectedObject, consumer: Consumer, opts: Omit<DownloadOptions, 'endSink'>): Promise<void> {
   const f = stageFailure(opts.signal);
   try {
     const stages: StageSpec[] = [];
@@ -131,11 +131,11 @@ export async function downloadInto(store: ObjectStore, obj: ExpectedObject, cons
     const [feedErr, ...stageErrs] = results;
     const consumerErr = stageErrs[stageErrs.length - 1];
     const decodeErr = stageErrs.slice(0, -1).find((e) => e !== undefined);
-    if (opts.signal?.aborted) throw new InterruptedError(`reading ${obj.key} was interrupted`, feedErr ?? decodeErr ?? consumerErr);
-    if (decodeErr) throw new ChecksumError(`object ${obj.key} is damaged: ${(decodeErr as Error).message}; this backup cannot be restored as stored`, { key: obj.key });
+    if (opts.signal?.aborted) throw new InterruptedError(`reading ${objectUrl(store, obj.key)} was interrupted`, feedErr ?? decodeErr ?? consumerErr);
+    if (decodeErr) throw new ChecksumError(`object ${objectUrl(store, obj.key)} is damaged: ${(decodeErr as Error).message}; this backup cannot be restored as stored`, { key: obj.key });
     if (!feedErr) {
       const h = hash.result();
-      if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch(obj, h);
+      if (h.sha256 !== obj.sha256 || h.bytes !== obj.size) throw mismatch(store, obj, h);
     }
     if (consumerErr) throw asBacktrackError(consumerErr);
     if (feedErr) throw asBacktrackError(feedErr);

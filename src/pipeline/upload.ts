@@ -8,7 +8,7 @@
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InterruptedError, asBacktrackError } from '../errors.js';
-import type { ObjectStore } from '../storage/store.js';
+import type { ObjectWriter } from '../storage/store.js';
 import { compressor, encryptor, hasher, type CodecOptions } from './stages.js';
 import { stageFailure } from './failure.js';
 
@@ -34,7 +34,7 @@ export interface UploadOptions {
 }
 
 /** Compress (and encrypt) a raw stream into the store under `key`. */
-export async function uploadCompressed(raw: Readable, store: ObjectStore, key: string, opts: UploadOptions): Promise<StoredObject> {
+export async function uploadCompressed(raw: Readable, store: ObjectWriter, key: string, opts: UploadOptions): Promise<StoredObject> {
   let rawSize = 0;
   const counter = new Transform({
     highWaterMark: 1024 * 1024,
@@ -64,7 +64,7 @@ export async function uploadCompressed(raw: Readable, store: ObjectStore, key: s
  */
 export async function uploadEncoded(
   compressed: Readable,
-  store: ObjectStore,
+  store: ObjectWriter,
   key: string,
   opts: Omit<UploadOptions, 'onRawBytes'> & { stages?: Array<Promise<unknown>> },
 ): Promise<Omit<StoredObject, 'rawSize'> & { rawSize: number }> {

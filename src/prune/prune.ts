@@ -7,24 +7,24 @@
  */
 import type { Config, SourceConfig } from '../config/schema.js';
 import { loadChain } from '../binlog/chain.js';
-import { binlogKeys } from '../binlog/sidecar.js';
 import { acquireLock } from '../mysql/lock.js';
 import type { Logger } from '../observability/logger.js';
-import { appendAudit, type Actor } from '../repository/audit.js';
-import { latestDrillByBackup, listDrillReports } from '../repository/drills.js';
-import type { Repository } from '../repository/repository.js';
+import type { Actor } from '../repository/audit.js';
+import { latestDrillByBackup } from '../repository/drills.js';
+import type { Repository, WritableRepository } from '../repository/repository.js';
 import { sourceSpec } from '../runtime/context.js';
 import { decideRetention, type RetentionDecision } from './retention.js';
 
-export interface PruneOptions {
+interface PruneCommon {
   cfg: Config;
   source: SourceConfig;
-  repo: Repository;
   log: Logger;
   actor: Actor;
-  dryRun: boolean;
   now?: Date;
 }
+
+/** A dry run only reads; deleting needs the write role. */
+export type PruneOptions = PruneCommon & ({ dryRun: true; repo: Repository } | { dryRun: false; repo: WritableRepository });
 
 export interface PruneResult {
   decision: RetentionDecision;
@@ -40,16 +40,16 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
   try {
     // 1. What there is, and what the policy keeps.
     const { backups } = await o.repo.listBackups(o.source.name);
-    const drills = latestDrillByBackup(await listDrillReports(o.repo, o.source.name));
+    const drills = latestDrillByBackup(await o.repo.listDrillReports(o.source.name));
     const timelines = await loadChain(o.repo, o.source.name);
     const drilledOk = new Set([...drills.values()].filter((d) => d.verdict === 'passed').map((d) => d.backupId));
     const decision = decideRetention({ backups: backups.map((b) => b.manifest), drilledOk, timelines, policy: o.cfg.retention, now: o.now ?? new Date() });
     if (o.dryRun) return { decision, dryRun: true, deletedObjects: 0, leftovers: [] };
-    o.repo.assertWritable('prune');
+    const repo = o.repo;
     let deleted = 0;
     // 2. Backups: the manifest goes first.
     for (const r of decision.remove) {
-      const keys = await o.repo.deleteBackup(o.source.name, r.id);
+      const keys = await repo.deleteBackup(o.source.name, r.id);
       deleted += keys.length + 1;
       await audit(o, 'delete-backup', { backupId: r.id, reason: r.reason, objects: keys.length + 1 });
       log.info({ backupId: r.id, reason: r.reason }, 'deleted backup');
@@ -57,18 +57,17 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
     // 3. Binlog files and whole timelines nothing needs any more.
     for (const b of decision.removeBinlogs) {
       // The file, its sidecar, and any pieces: everything named "<file>.".
-      const keys = (await o.repo.store.list(`${binlogKeys.timelinePrefix(o.source.name, b.timeline)}${b.file}.`)).map((x) => x.key);
-      for (const k of keys) await o.repo.store.delete(k);
+      const keys = await repo.deleteBinlogFile(o.source.name, b.timeline, b.file);
       deleted += keys.length;
       await audit(o, 'delete-binlog', { timeline: b.timeline, file: b.file, reason: b.reason, objects: keys.length });
     }
     for (const t of decision.removeTimelines) {
-      const keys = await o.repo.deletePrefix(binlogKeys.timelinePrefix(o.source.name, t.timeline));
+      const keys = await repo.deleteTimeline(o.source.name, t.timeline);
       deleted += keys.length;
       await audit(o, 'delete-timeline', { timeline: t.timeline, reason: t.reason, objects: keys.length });
     }
     // 4. Leftovers of failed backups (we hold the backup lock).
-    const leftovers = await o.repo.removeLeftovers(o.source.name);
+    const leftovers = await repo.removeLeftovers(o.source.name);
     if (leftovers.length) await audit(o, 'delete-leftovers', { objects: leftovers.length });
     log.info({ deleted, kept: decision.keep.length }, 'retention applied');
     return { decision, dryRun: false, deletedObjects: deleted + leftovers.length, leftovers };
@@ -78,5 +77,5 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
 }
 
 async function audit(o: PruneOptions, action: string, params: Record<string, unknown>): Promise<void> {
-  await appendAudit(o.repo, { action, actor: o.actor, source: o.source.name, ...(typeof params.backupId === 'string' ? { backupId: params.backupId } : {}), params, outcome: 'ok' });
+  await o.repo.appendAudit({ action, actor: o.actor, source: o.source.name, ...(typeof params.backupId === 'string' ? { backupId: params.backupId } : {}), params, outcome: 'ok' });
 }

@@ -5,9 +5,6 @@
  * newest backup without a passed drill for its next drill.
  */
 import { z } from 'zod';
-import { getJson, putJson } from '../storage/util.js';
-import { keys } from './layout.js';
-import type { Repository } from './repository.js';
 
 export const CheckSchema = z.object({
   name: z.enum(['integrity', 'load', 'inventory', 'rows', 'point-in-time', 'timing']),
@@ -33,24 +30,6 @@ export const DrillReportSchema = z.object({
   actor: z.object({ kind: z.string(), name: z.string() }),
 });
 export type DrillReport = z.infer<typeof DrillReportSchema>;
-
-/** Store a report; returns its key. */
-export async function writeDrillReport(repo: Repository, r: DrillReport): Promise<string> {
-  const key = keys.drill(r.source, new Date(r.finishedAt), r.backupId);
-  await putJson(repo.store, key, DrillReportSchema.parse(r));
-  return key;
-}
-
-/** Every drill report of a source, oldest first. */
-export async function listDrillReports(repo: Repository, source: string): Promise<DrillReport[]> {
-  const out: DrillReport[] = [];
-  for (const o of await repo.store.list(keys.drillsPrefix(source))) {
-    if (!o.key.endsWith('.json')) continue;
-    const parsed = DrillReportSchema.safeParse(await getJson(repo.store, o.key).catch(() => undefined));
-    if (parsed.success) out.push(parsed.data);
-  }
-  return out.sort((a, b) => (a.finishedAt < b.finishedAt ? -1 : 1));
-}
 
 /** The newest report per backup id. */
 export function latestDrillByBackup(reports: DrillReport[]): Map<string, DrillReport> {

@@ -6,7 +6,9 @@
  *   backtrack.json                                      format marker, written once
  *   <source>/backups/<backup-id>/<object>               engine objects (data.sql.zst[.age], users.sql.zst[.age])
  *   <source>/backups/<backup-id>/manifest.json          written last = committed
- *   <source>/binlogs/<timeline>/...                     binlog segments and gaps: binlogKeys in binlog/sidecar.ts
+ *   <source>/binlogs/<timeline>/<file>.zst[.age]        a closed binlog file, whole; <file>.json its sidecar
+ *   <source>/binlogs/<timeline>/<file>.partial/<offset>.zst[.age] + .json   pieces of the active file
+ *   <source>/binlogs/<timeline>/gaps/<time>-<file>.json  recorded gaps
  *   <source>/drills/<time>-<backup-id>.json             drill reports
  *   audit/<yyyy>/<mm>/<dd>/<time>-<action>.json          append-only audit events
  */
@@ -47,4 +49,27 @@ export const keys = {
     const iso = at.toISOString();
     return `audit/${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${compactTimeMs(at)}-${action}-${randomBytes(2).toString('hex')}.json`;
   },
+};
+
+function pad(n: number): string {
+  return String(n).padStart(20, '0');
+}
+
+/** Binlog segments, their sidecars and gap records (see sidecar.ts). */
+export const binlogKeys = {
+  prefix: (source: string) => `${source}/binlogs/`,
+  timelinePrefix: (source: string, tl: string) => `${source}/binlogs/${tl}/`,
+  file: (source: string, tl: string, file: string, suffix: string) => `${source}/binlogs/${tl}/${file}${suffix}`,
+  fileSidecar: (source: string, tl: string, file: string) => `${source}/binlogs/${tl}/${file}.json`,
+  /** Everything stored for one binlog file: the whole file, its sidecar, its pieces. */
+  fileObjectsPrefix: (source: string, tl: string, file: string) => `${source}/binlogs/${tl}/${file}.`,
+  piecesPrefix: (source: string, tl: string, file: string) => `${source}/binlogs/${tl}/${file}.partial/`,
+  piece: (source: string, tl: string, file: string, offset: number, suffix: string) => `${source}/binlogs/${tl}/${file}.partial/${pad(offset)}${suffix}`,
+  pieceSidecar: (source: string, tl: string, file: string, offset: number) => `${source}/binlogs/${tl}/${file}.partial/${pad(offset)}.json`,
+  gap: (source: string, tl: string, at: Date, file: string) => `${source}/binlogs/${tl}/gaps/${compactTimeMs(at)}-${file}.json`,
+  /** Name of a segment's data object: the binlog file's name, or a piece's offset. */
+  segmentName: (kind: 'file' | 'piece', file: string, start: number, suffix: string) => (kind === 'file' ? `${file}${suffix}` : `${pad(start)}${suffix}`),
+  /** Key of a segment's data object, from its sidecar's fields. */
+  segmentObject: (s: { source: string; timeline: string; file: string; kind: 'file' | 'piece'; object: { name: string } }) =>
+    s.kind === 'file' ? `${s.source}/binlogs/${s.timeline}/${s.object.name}` : `${s.source}/binlogs/${s.timeline}/${s.file}.partial/${s.object.name}`,
 };

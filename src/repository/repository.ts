@@ -1,14 +1,30 @@
 /**
- * The repository: the layout on top of an ObjectStore. Handed out by role,
- * like pgBackRest's storageRepo()/storageRepoWrite(): a read-only repository
- * (list, restore, verify's reads) throws on any write, so a command that
- * should not change the repository cannot.
+ * The repository: the layout (layout.ts) on top of an ObjectStore, and the
+ * only code that touches storage. It is handed out by role, like
+ * pgBackRest's storageRepo()/storageRepoWrite(), and the role is a type:
+ *
+ *   Repository          read: list, verify, restore, check. It can read every
+ *                       object and append records (audit events, drill
+ *                       reports), which never change a backup or a binlog.
+ *   WritableRepository  write: backup, the archiver, prune. It can also
+ *                       write and delete backups and binlog segments.
+ *
+ * A command that holds a Repository cannot name a write: the methods are not
+ * on its type, and the ObjectStore underneath is never handed out (flows
+ * that stream objects get a view scoped to one backup or one source's
+ * binlogs, as an ObjectReader or an ObjectWriter).
  */
-import { BacktrackError, NotFoundError, StorageError } from '../errors.js';
-import type { ObjectStore } from '../storage/store.js';
-import { getJson, putJson } from '../storage/util.js';
-import { BACKUP_ID, FORMAT_KEY, MANIFEST_NAME, REPOSITORY_FORMAT, keys } from './layout.js';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { NotFoundError, StorageError } from '../errors.js';
+import { ScopedStore } from '../storage/scoped.js';
+import type { ObjectReader, ObjectStore, ObjectWriter } from '../storage/store.js';
+import { getBytes, getJson, putJson } from '../storage/util.js';
+import { AuditEventSchema, type AuditEvent, type AuditInput } from './audit.js';
+import { DrillReportSchema, type DrillReport } from './drills.js';
+import { BACKUP_ID, FORMAT_KEY, MANIFEST_NAME, REPOSITORY_FORMAT, binlogKeys, keys } from './layout.js';
 import { ManifestSchema, type Manifest } from './manifest.js';
+import { GapSchema, SidecarSchema, type GapRecord, type Sidecar } from './sidecar.js';
 
 export type RepositoryRole = 'read' | 'write';
 
@@ -25,32 +41,38 @@ export interface Leftover {
   newest: Date;
 }
 
+/** What the binlog area of a source holds: every sidecar and gap record. */
+export interface BinlogRecords {
+  sidecars: Sidecar[];
+  gaps: GapRecord[];
+}
+
+/** The read role. */
 export class Repository {
-  constructor(readonly store: ObjectStore, readonly role: RepositoryRole) {}
+  readonly role: RepositoryRole = 'read';
+
+  constructor(protected readonly store: ObjectStore) {}
 
   get location(): string {
     return this.store.location;
   }
 
-  /** Throw unless this handle may write. */
-  assertWritable(what: string): void {
-    if (this.role !== 'write') throw new BacktrackError(`internal error: ${what} through a read-only repository handle`);
-  }
-
-  /** Check (read) or create (write) the format marker. */
+  /** Check the format marker (a new, empty repository has none yet). */
   async init(): Promise<void> {
     const head = await this.store.head(FORMAT_KEY);
-    if (head) {
-      const marker = (await getJson(this.store, FORMAT_KEY)) as { format?: number };
-      if (marker.format !== REPOSITORY_FORMAT) {
-        throw new StorageError(`${this.location} has repository format ${String(marker.format)}, this Backtrack reads format ${REPOSITORY_FORMAT}; use a matching Backtrack version`);
-      }
-      return;
-    }
-    if (this.role === 'write') {
-      await putJson(this.store, FORMAT_KEY, { format: REPOSITORY_FORMAT, createdAt: new Date().toISOString(), createdBy: 'backtrack' });
+    if (!head) return;
+    const marker = (await getJson(this.store, FORMAT_KEY)) as { format?: number };
+    if (marker.format !== REPOSITORY_FORMAT) {
+      throw new StorageError(`${this.location} has repository format ${String(marker.format)}, this Backtrack reads format ${REPOSITORY_FORMAT}; use a matching Backtrack version`);
     }
   }
+
+  /** Whether the repository answers (the daemon's readiness). */
+  async ping(): Promise<void> {
+    await this.store.head(FORMAT_KEY);
+  }
+
+  // ---- backups -------------------------------------------------------
 
   /** Committed backups of a source (oldest first), and leftovers of failed ones. */
   async listBackups(source: string): Promise<{ backups: BackupEntry[]; leftovers: Leftover[] }> {
@@ -94,25 +116,131 @@ export class Repository {
     return parsed.data;
   }
 
+  /** The objects of one backup, by name (data.sql.zst, users.sql.zst), read-only. */
+  backupObjects(source: string, id: string): ObjectReader {
+    return new ScopedStore(this.store, keys.backupPrefix(source, id));
+  }
+
+  // ---- binlogs -------------------------------------------------------
+
+  /** Every sidecar and gap record of a source's archived binlog. */
+  async listBinlogRecords(source: string): Promise<BinlogRecords> {
+    const objs = await this.store.list(binlogKeys.prefix(source));
+    const out: BinlogRecords = { sidecars: [], gaps: [] };
+    for (const o of objs) {
+      if (!o.key.endsWith('.json')) continue;
+      const raw = await getJson(this.store, o.key);
+      if (o.key.includes('/gaps/')) {
+        const g = GapSchema.safeParse(raw);
+        if (g.success) out.gaps.push(g.data);
+      } else {
+        const s = SidecarSchema.safeParse(raw);
+        if (s.success) out.sidecars.push(s.data);
+      }
+    }
+    return out;
+  }
+
+  /** A source's binlog segments for reading; keys are `segmentKey(sidecar)`. */
+  binlogObjects(source: string): ObjectReader {
+    return new ScopedStore(this.store, binlogKeys.prefix(source));
+  }
+
+  // ---- records: append-only, allowed to every role -------------------
+
+  /** Append one audit event (a new object every time, never rewritten). */
+  async appendAudit(event: AuditInput): Promise<void> {
+    const at = event.at ?? new Date();
+    const full = AuditEventSchema.parse({ ...event, at: at.toISOString(), host: os.hostname(), pid: process.pid });
+    await putJson(this.store, keys.audit(at, event.action), full);
+  }
+
+  /** Audit events at or after `since`, oldest first. */
+  async listAudit(since?: Date): Promise<AuditEvent[]> {
+    const objs = await this.store.list(keys.auditPrefix());
+    const out: AuditEvent[] = [];
+    for (const o of objs) {
+      if (since && o.lastModified < since && !auditKeyOnOrAfter(o.key, since)) continue;
+      const parsed = AuditEventSchema.safeParse(await getJson(this.store, o.key));
+      if (parsed.success && (!since || new Date(parsed.data.at) >= since)) out.push(parsed.data);
+    }
+    return out.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+  }
+
+  /** Store a drill report; returns its key. */
+  async writeDrillReport(r: DrillReport): Promise<string> {
+    const key = keys.drill(r.source, new Date(r.finishedAt), r.backupId);
+    await putJson(this.store, key, DrillReportSchema.parse(r));
+    return key;
+  }
+
+  /** Every drill report of a source, oldest first. */
+  async listDrillReports(source: string): Promise<DrillReport[]> {
+    const out: DrillReport[] = [];
+    for (const o of await this.store.list(keys.drillsPrefix(source))) {
+      if (!o.key.endsWith('.json')) continue;
+      const parsed = DrillReportSchema.safeParse(await getJson(this.store, o.key).catch(() => undefined));
+      if (parsed.success) out.push(parsed.data);
+    }
+    return out.sort((a, b) => (a.finishedAt < b.finishedAt ? -1 : 1));
+  }
+
+  // ---- housekeeping --------------------------------------------------
+
+  /** Bytes stored per kind for a source (metrics). */
+  async usage(source: string): Promise<Record<'backups' | 'binlogs' | 'drills', number>> {
+    const sum = async (prefix: string) => (await this.store.list(prefix)).reduce((a, x) => a + x.size, 0);
+    return { backups: await sum(keys.backupsPrefix(source)), binlogs: await sum(binlogKeys.prefix(source)), drills: await sum(keys.drillsPrefix(source)) };
+  }
+
+  /**
+   * Prove the repository takes writes (`backtrack check`): a probe object is
+   * written, read back and deleted. The one write outside the records.
+   */
+  async probeWritable(): Promise<void> {
+    const key = `check-probes/${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    const body = Buffer.from('backtrack write probe');
+    await this.store.put(key, body);
+    try {
+      const back = await getBytes(this.store, key);
+      if (!back.equals(body)) throw new StorageError(`${this.location}: the probe object read back differs from what was written`);
+    } finally {
+      await this.store.delete(key);
+    }
+  }
+}
+
+/** The write role: backups, binlog segments and deletions. */
+export class WritableRepository extends Repository {
+  override readonly role: RepositoryRole = 'write';
+
+  /** Check, or create, the format marker. */
+  override async init(): Promise<void> {
+    if (await this.store.head(FORMAT_KEY)) return super.init();
+    await putJson(this.store, FORMAT_KEY, { format: REPOSITORY_FORMAT, createdAt: new Date().toISOString(), createdBy: 'backtrack' });
+  }
+
+  // ---- backups -------------------------------------------------------
+
+  /** Where a backup's engine objects go, by name. */
+  backupWriter(source: string, id: string): ObjectWriter {
+    return new ScopedStore(this.store, keys.backupPrefix(source, id));
+  }
+
   /** Commit a backup: the manifest is the last object written. */
   async commitManifest(manifest: Manifest): Promise<void> {
-    this.assertWritable('commitManifest');
     await putJson(this.store, keys.manifest(manifest.source, manifest.id), ManifestSchema.parse(manifest));
   }
 
   /** Delete a backup: the manifest first (it stops being a backup), then its objects. */
   async deleteBackup(source: string, id: string): Promise<string[]> {
-    this.assertWritable('deleteBackup');
     await this.store.delete(keys.manifest(source, id));
     return this.deletePrefix(keys.backupPrefix(source, id));
   }
 
-  /** Delete every object under a prefix; returns the deleted keys. */
-  async deletePrefix(prefix: string): Promise<string[]> {
-    this.assertWritable('deletePrefix');
-    const objs = await this.store.list(prefix);
-    for (const o of objs) await this.store.delete(o.key);
-    return objs.map((o) => o.key);
+  /** Delete the objects a failed backup run wrote (it never committed). */
+  async discardBackup(source: string, id: string): Promise<string[]> {
+    return this.deletePrefix(keys.backupPrefix(source, id));
   }
 
   /**
@@ -121,7 +249,6 @@ export class Repository {
    * running backup's objects are taken for leftovers. `keepId` is spared.
    */
   async removeLeftovers(source: string, keepId?: string): Promise<string[]> {
-    this.assertWritable('removeLeftovers');
     const removed: string[] = [];
     const { leftovers } = await this.listBackups(source);
     for (const l of leftovers) {
@@ -135,4 +262,54 @@ export class Repository {
     }
     return removed;
   }
+
+  // ---- binlogs -------------------------------------------------------
+
+  /** Where a source's binlog segments go; keys are `segmentKey(...)`. */
+  binlogWriter(source: string): ObjectWriter {
+    return new ScopedStore(this.store, binlogKeys.prefix(source));
+  }
+
+  /** Store a segment's sidecar (after its object). */
+  async putSidecar(s: Sidecar): Promise<void> {
+    const key = s.kind === 'file' ? binlogKeys.fileSidecar(s.source, s.timeline, s.file) : binlogKeys.pieceSidecar(s.source, s.timeline, s.file, s.start);
+    await putJson(this.store, key, SidecarSchema.parse(s));
+  }
+
+  /** Delete the pieces of one binlog file (its whole file is stored). */
+  async deletePieces(source: string, timeline: string, file: string): Promise<string[]> {
+    return this.deletePrefix(binlogKeys.piecesPrefix(source, timeline, file));
+  }
+
+  /** Record a gap (append-only, like everything). */
+  async recordGap(g: GapRecord): Promise<void> {
+    await putJson(this.store, binlogKeys.gap(g.source, g.timeline, new Date(g.detectedAt), g.after?.file ?? 'start'), GapSchema.parse(g));
+  }
+
+  /** Delete everything stored for one binlog file: the whole file, its sidecar, its pieces. */
+  async deleteBinlogFile(source: string, timeline: string, file: string): Promise<string[]> {
+    return this.deletePrefix(binlogKeys.fileObjectsPrefix(source, timeline, file));
+  }
+
+  /** Delete a whole timeline with its gap records. */
+  async deleteTimeline(source: string, timeline: string): Promise<string[]> {
+    return this.deletePrefix(binlogKeys.timelinePrefix(source, timeline));
+  }
+
+  /** Delete every object under a prefix; returns the deleted keys. */
+  private async deletePrefix(prefix: string): Promise<string[]> {
+    const objs = await this.store.list(prefix);
+    for (const o of objs) await this.store.delete(o.key);
+    return objs.map((o) => o.key);
+  }
+}
+
+/** A segment's key relative to the source's binlog area (binlogObjects/binlogWriter). */
+export function segmentKey(s: { source: string; timeline: string; file: string; kind: 'file' | 'piece'; object: { name: string } }): string {
+  return binlogKeys.segmentObject(s).slice(binlogKeys.prefix(s.source).length);
+}
+
+function auditKeyOnOrAfter(key: string, since: Date): boolean {
+  const day = since.toISOString().slice(0, 10).replace(/-/g, '/');
+  return key.slice('audit/'.length, 'audit/'.length + 10) >= day;
 }

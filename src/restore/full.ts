@@ -12,8 +12,8 @@ import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js'
 import { formatDsn } from '../mysql/dsn.js';
 import { serverInfo, type ServerIdentity } from '../mysql/server.js';
 import type { Logger } from '../observability/logger.js';
-import { appendAudit, type Actor } from '../repository/audit.js';
-import { keys } from '../repository/layout.js';
+import type { Actor } from '../repository/audit.js';
+import { objectUrl } from '../storage/store.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { codecFor, sourceSpec, toolPaths } from '../runtime/context.js';
@@ -75,10 +75,11 @@ export async function liveSourceIdentity(source: SourceConfig): Promise<ServerId
 
 /** Fail before any change when an object is missing or has the wrong size. */
 export async function checkObjectsPresent(repo: Repository, m: Manifest): Promise<void> {
+  const objects = repo.backupObjects(m.source, m.id);
   for (const x of m.objects) {
-    const key = keys.backupObject(m.source, m.id, x.name);
-    const info = await repo.store.head(key);
-    if (!info) throw new NotFoundError(`object ${key} is missing from ${repo.location}; backup ${m.id} cannot be restored (nothing was changed on the target)`, { key });
+    const info = await objects.head(x.name);
+    const key = objectUrl(objects, x.name);
+    if (!info) throw new NotFoundError(`object ${key} is missing from the repository; backup ${m.id} cannot be restored (nothing was changed on the target)`, { key });
     if (info.size !== x.size) {
       throw new ChecksumError(`object ${key} is ${info.size} bytes but its manifest says ${x.size}; backup ${m.id} is damaged (nothing was changed on the target)`, { key });
     }
@@ -103,8 +104,8 @@ export async function loadBackup(o: RestoreOptions, m: Manifest): Promise<LoadRe
   const total = m.objects.reduce((s, x) => s + x.size, 0);
   return engineFor(m.engine.name).load({
     target: o.target,
-    store: o.repo.store,
-    objects: m.objects.map((x) => ({ key: keys.backupObject(m.source, m.id, x.name), role: x.role, size: x.size, sha256: x.sha256, encrypted: x.encryption === 'age', rawSize: x.rawSize })),
+    store: o.repo.backupObjects(m.source, m.id),
+    objects: m.objects.map((x) => ({ key: x.name, role: x.role, size: x.size, sha256: x.sha256, encrypted: x.encryption === 'age', rawSize: x.rawSize })),
     codec: codecFor(o.cfg, o.source),
     client: toolPaths(o.cfg, m.server.flavor).client,
     skipUsers: o.skipUsers,
@@ -169,7 +170,7 @@ export function partialRestoreError(e: BacktrackError, plan: RestorePlan): Backt
 
 /** Record a restore in the audit trail. */
 export async function audit(o: RestoreOptions, m: Manifest, plan: RestorePlan, outcome: 'ok' | 'failed' | 'interrupted', started: Date, error?: string, extra: Record<string, unknown> = {}): Promise<void> {
-  await appendAudit(o.repo, {
+  await o.repo.appendAudit({
     action: 'restore',
     actor: o.actor,
     source: m.source,

@@ -42,7 +42,7 @@ export async function restoreToPoint(o: PointRestoreOptions): Promise<{ plan: Fu
   const work = await mkdtemp(path.join(o.cfg.workDir, 'restore-'));
   try {
     // 1. Plan: backup, binlog files, exact start and stop positions.
-    const pitr = await planPointInTime(o.point, manifests, timelines, { store: o.repo.store, codec: codecFor(o.cfg, o.source), workDir: work, signal: o.signal, now: new Date() });
+    const pitr = await planPointInTime(o.point, manifests, timelines, { store: o.repo.binlogObjects(o.source.name), codec: codecFor(o.cfg, o.source), workDir: work, signal: o.signal, now: new Date() });
     const m = manifests.find((x) => x.id === pitr.backupId)!;
     // 2. The target checked and every backup object present.
     const plan: FullPlan = { ...(await prepareRestore(o, m)), pitr, notes: pitr.notes };

@@ -15,7 +15,7 @@ import type { Manifest } from '../repository/manifest.js';
 import { BinlogGapError, NotFoundError, UsageError } from '../errors.js';
 import { GtidSet, formatGtid, type Flavor } from '../mysql/gtid.js';
 import type { TransactionInfo } from '../mysql/binlog-events.js';
-import type { ObjectStore } from '../storage/store.js';
+import type { ObjectReader } from '../storage/store.js';
 import type { CodecOptions } from '../pipeline/stages.js';
 import { backupTimeline, comparePoints, type ChainFile, type Gap, type LogPoint, type Timeline } from '../binlog/chain.js';
 import { materializeFile, scanFile } from '../binlog/replay.js';
@@ -58,7 +58,8 @@ export interface PitrPlan {
 }
 
 interface PlanContext {
-  store: ObjectStore;
+  /** The source's binlog segments (Repository.binlogObjects). */
+  store: ObjectReader;
   codec: Pick<CodecOptions, 'zstd' | 'age'>;
   workDir: string;
   signal?: AbortSignal | undefined;

@@ -8,16 +8,23 @@ import type { Config, SourceConfig } from '../config/schema.js';
 import { specFromConfig, type ConnectionSpec } from '../mysql/connect.js';
 import { toolsFor, type Flavor } from '../mysql/flavor.js';
 import type { CodecOptions } from '../pipeline/stages.js';
-import { Repository, type RepositoryRole } from '../repository/repository.js';
+import { Repository, WritableRepository, type RepositoryRole } from '../repository/repository.js';
 import { openStore } from '../storage/open.js';
 import type { Logger } from '../observability/logger.js';
 
-/** Open the repository in a role; `init` checks (or writes) the format marker. */
-export async function openRepository(cfg: Config, role: RepositoryRole, log?: Logger): Promise<Repository> {
+/**
+ * Open the repository in a role: 'read' gives a Repository, 'write' a
+ * WritableRepository (the type says what a command may do). `init` checks
+ * (or, writing, creates) the format marker.
+ */
+export async function openRepository(cfg: Config, role: 'read', log?: Logger): Promise<Repository>;
+export async function openRepository(cfg: Config, role: 'write', log?: Logger): Promise<WritableRepository>;
+export async function openRepository(cfg: Config, role: RepositoryRole, log?: Logger): Promise<Repository | WritableRepository>;
+export async function openRepository(cfg: Config, role: RepositoryRole, log?: Logger): Promise<Repository | WritableRepository> {
   const store = await openStore(cfg.repository, (r) =>
     log?.warn({ op: r.op, key: r.key, attempt: r.attempt, delayMs: r.delayMs, error: (r.error as Error)?.message }, 'repository request failed; retrying'),
   );
-  const repo = new Repository(store, role);
+  const repo = role === 'write' ? new WritableRepository(store) : new Repository(store);
   await repo.init();
   return repo;
 }

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InterruptedError, NotFoundError, StorageError } from '../errors.js';
-import { validateKey, type GetOptions, type IncompleteWrite, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { validateKey, validatePrefix, type GetOptions, type IncompleteWrite, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 const TMP = '.tmp-';
 
@@ -113,6 +113,7 @@ export class FsStore implements ObjectStore {
 
   /** Visit every file whose key starts with prefix; `raw` keys may hold temp names. */
   private async walk(prefix: string, visit: (key: string, st: Stats, name: string, matchKey: string) => void, raw = false): Promise<void> {
+    validatePrefix(prefix);
     const slash = prefix.lastIndexOf('/');
     const baseKey = slash >= 0 ? prefix.slice(0, slash) : '';
     const start = baseKey ? path.join(this.root, ...baseKey.split('/')) : this.root;

@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { InterruptedError, NotFoundError, StorageError } from '../errors.js';
-import { validateKey, type GetOptions, type IncompleteWrite, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { validateKey, validatePrefix, type GetOptions, type IncompleteWrite, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
 
 /** Settings of an S3 store (from `repository.s3` in the config). */
 export interface S3StoreOptions {
@@ -56,6 +56,11 @@ export class S3Store implements ObjectStore {
   private full(key: string): string {
     validateKey(key);
     return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  private fullPrefix(prefix: string): string {
+    validatePrefix(prefix);
+    return this.prefix ? `${this.prefix}/${prefix}` : prefix;
   }
 
   private relative(fullKey: string): string {
@@ -133,7 +138,7 @@ export class S3Store implements ObjectStore {
   async list(prefix: string): Promise<ObjectInfo[]> {
     const out: ObjectInfo[] = [];
     let token: string | undefined;
-    const fullPrefix = this.prefix ? `${this.prefix}/${prefix}` : prefix;
+    const fullPrefix = this.fullPrefix(prefix);
     do {
       let res;
       try {
@@ -160,7 +165,7 @@ export class S3Store implements ObjectStore {
 
   async listIncomplete(prefix: string, olderThan: Date): Promise<IncompleteWrite[]> {
     const out: IncompleteWrite[] = [];
-    const fullPrefix = this.prefix ? `${this.prefix}/${prefix}` : prefix;
+    const fullPrefix = this.fullPrefix(prefix);
     let keyMarker: string | undefined;
     let idMarker: string | undefined;
     do {

@@ -89,14 +89,42 @@ export interface ObjectStore {
   removeIncomplete(write: IncompleteWrite): Promise<void>;
 }
 
+/** Only part of a store: what a flow that reads (or writes) objects needs. */
+export type ObjectReader = Pick<ObjectStore, 'location' | 'get' | 'head'>;
+export type ObjectWriter = Pick<ObjectStore, 'location' | 'put'>;
+
+/** Where an object is, for messages: the store's location and the key (s3://bucket/prefix/main/backups/ID/data.sql.zst). */
+export function objectUrl(store: { location: string }, key: string): string {
+  return `${store.location}/${key}`;
+}
+
+function badSegments(segments: string[]): boolean {
+  return segments.some((seg) => seg === '' || seg === '.' || seg === '..' || seg.startsWith('.tmp-'));
+}
+
+function badChars(s: string): boolean {
+  return s.startsWith('/') || s.includes('\\') || s.includes('\0');
+}
+
 /** Reject keys that could escape the store's root or collide with temp names. */
 export function validateKey(key: string): string {
-  const bad =
-    key.length === 0 ||
-    key.startsWith('/') ||
-    key.includes('\\') ||
-    key.includes('\0') ||
-    key.split('/').some((seg) => seg === '' || seg === '.' || seg === '..' || seg.startsWith('.tmp-'));
-  if (bad) throw new UsageError(`invalid object key "${key}": keys are relative '/'-separated paths without empty, '.', '..' or '.tmp-' segments`);
+  if (key.length === 0 || badChars(key) || badSegments(key.split('/'))) {
+    throw new UsageError(`invalid object key "${key}": keys are relative '/'-separated paths without empty, '.', '..' or '.tmp-' segments`);
+  }
   return key;
+}
+
+/**
+ * Reject listing prefixes that could leave the store's root: the same rules
+ * as keys, except that a prefix may be empty, end with '/', or end part way
+ * through a segment ("main/backups/2026").
+ */
+export function validatePrefix(prefix: string): string {
+  if (prefix === '') return prefix;
+  const segments = prefix.split('/');
+  const last = segments[segments.length - 1];
+  if (badChars(prefix) || badSegments(segments.slice(0, -1)) || last === '..' || last === '.') {
+    throw new UsageError(`invalid listing prefix "${prefix}": prefixes are relative '/'-separated paths without empty, '.' or '..' segments`);
+  }
+  return prefix;
 }

@@ -13,8 +13,8 @@ import { BacktrackError, ChecksumError, NotFoundError, ScratchUnavailableError, 
 import { loadChain } from '../binlog/chain.js';
 import { removeDir, replayFiles } from '../binlog/replay.js';
 import type { Logger } from '../observability/logger.js';
-import { appendAudit, type Actor } from '../repository/audit.js';
-import { latestDrillByBackup, listDrillReports, writeDrillReport, type DrillCheck, type DrillReport } from '../repository/drills.js';
+import type { Actor } from '../repository/audit.js';
+import { latestDrillByBackup, type DrillCheck, type DrillReport } from '../repository/drills.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { checkObjectsPresent, liveSourceIdentity, loadBackup } from '../restore/full.js';
@@ -63,7 +63,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     let pitr: PitrPlan | undefined;
     if (o.point) {
       try {
-        pitr = await planPointInTime(o.point, [m], await loadChain(o.repo, o.source.name), { store: o.repo.store, codec: codecFor(o.cfg, o.source), workDir: work, signal, now: new Date() });
+        pitr = await planPointInTime(o.point, [m], await loadChain(o.repo, o.source.name), { store: o.repo.binlogObjects(o.source.name), codec: codecFor(o.cfg, o.source), workDir: work, signal, now: new Date() });
         target = { point: o.point, stopCondition: describePoint(o.point), stop: pitr.stop, lastIncluded: pitr.lastIncluded };
       } catch (err) {
         checks.push({ name: 'point-in-time', verdict: 'failed', message: `the binlog cannot be replayed to the point: ${asBacktrackError(err).message}`, evidence: { code: asBacktrackError(err).code } });
@@ -110,7 +110,7 @@ async function pickBackup(o: DrillOptions): Promise<Manifest> {
   if (backups.length === 0) throw new NotFoundError(`source ${o.source.name} has no committed backup to drill; take one with backtrack backup`);
   if (o.backup === 'latest') return (backups[backups.length - 1] as { manifest: Manifest }).manifest;
   if (o.backup === 'unverified') {
-    const drilled = latestDrillByBackup(await listDrillReports(o.repo, o.source.name));
+    const drilled = latestDrillByBackup(await o.repo.listDrillReports(o.source.name));
     const pending = backups.filter((b) => drilled.get(b.id)?.verdict !== 'passed');
     return (pending[pending.length - 1] ?? backups[backups.length - 1])!.manifest;
   }
@@ -191,8 +191,8 @@ async function finish(o: DrillOptions, m: Manifest, started: Date, checks: Drill
     rto,
     actor: o.actor,
   };
-  await writeDrillReport(o.repo, report);
-  await appendAudit(o.repo, { action: 'drill', actor: o.actor, source: o.source.name, backupId: m.id, params: { point: o.point ?? null }, outcome: failed.length ? 'failed' : 'ok', ...(failed.length ? { error: `failed checks: ${failed.join(', ')}` } : {}), durationSeconds: (Date.now() - started.getTime()) / 1000 });
+  await o.repo.writeDrillReport(report);
+  await o.repo.appendAudit({ action: 'drill', actor: o.actor, source: o.source.name, backupId: m.id, params: { point: o.point ?? null }, outcome: failed.length ? 'failed' : 'ok', ...(failed.length ? { error: `failed checks: ${failed.join(', ')}` } : {}), durationSeconds: (Date.now() - started.getTime()) / 1000 });
   if (failed.length) log.error({ failedChecks: failed }, 'drill failed');
   else log.info({ rtoSeconds: rto.seconds }, 'drill passed');
   return report;

@@ -36,7 +36,6 @@ export async function dumpWithMysqldump(ctx: DumpContext): Promise<DumpResult> {
 
   const scanner = new DumpScanner(ctx.onRawBytes);
   const dataName = `data.sql${suffix}`;
-  const key = `${ctx.prefix}${dataName}`;
   // If the data dump fails, the concurrent accounts upload must settle before
   // the caller removes the backup's objects, or it could land after the cleanup.
   const data = await withClientCredentials(ctx.source, async (cred) => {
@@ -46,7 +45,7 @@ export async function dumpWithMysqldump(ctx: DumpContext): Promise<DumpResult> {
     const dump = runTool(tool, [...cred, ...args], { signal: ctx.signal, label: tool, installHint: INSTALL_HINT });
     const raw = dump.stdout.pipe(scanner);
     dump.stdout.once('error', (err) => scanner.destroy(err));
-    const stored = await uploadCompressed(raw, ctx.store, key, { codec: ctx.codec, signal: ctx.signal, sizeHint: ctx.sizeHint });
+    const stored = await uploadCompressed(raw, ctx.objects, dataName, { codec: ctx.codec, signal: ctx.signal, sizeHint: ctx.sizeHint });
     await dump.done;
     return stored;
   }).catch(async (err: unknown) => {
@@ -78,7 +77,7 @@ async function dumpAccountsObject(ctx: DumpContext, suffix: string): Promise<{ a
   try {
     const dumped = await dumpAccounts(conn, ctx.server);
     const name = `users.sql${suffix}`;
-    const stored = await uploadCompressed(Readable.from([Buffer.from(dumped.sql)]), ctx.store, `${ctx.prefix}${name}`, { codec: ctx.codec, signal: ctx.signal });
+    const stored = await uploadCompressed(Readable.from([Buffer.from(dumped.sql)]), ctx.objects, name, { codec: ctx.codec, signal: ctx.signal });
     return { accounts: dumped.accounts, object: { ...stored, name, role: 'users' } };
   } finally {
     await closeQuietly(conn);

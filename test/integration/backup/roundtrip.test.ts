@@ -66,7 +66,7 @@ describe('the manifest of a backup', () => {
     expect(r.code).toBe(0);
     const { Repository } = await import('../../../src/repository/repository.js');
     const { FsStore } = await import('../../../src/storage/fs.js');
-    const repo = new Repository(new FsStore(new URL(t.cfg.repository.url).pathname), 'read');
+    const repo = new Repository(new FsStore(new URL(t.cfg.repository.url).pathname));
     const m = await repo.readManifest('main', r.json.backup.id);
     const counts = Object.fromEntries(m.rowCounts.map((c) => [`${c.schema}.${c.table}`, c.rows]));
     expect(counts['bt everything.all_types']).toBe(5);

@@ -91,7 +91,7 @@ describe('restore of a damaged backup', () => {
     try {
       const r = await cli(['restore', '--config', t.file, '--target', targetDsn(), '--force']);
       expect(r.code).toBe(3);
-      expect(r.stderr).toMatch(new RegExp(`object main/backups/${backupId}/data.sql.zst (is damaged|does not match its manifest)`));
+      expect(r.stderr).toMatch(new RegExp(`object file://\\S*/main/backups/${backupId}/data.sql.zst (is damaged|does not match its manifest)`));
       expect(r.stderr).toMatch(/PARTIAL restore/);
     } finally {
       await writeFile(file, good);
@@ -105,7 +105,7 @@ describe('restore of a damaged backup', () => {
     try {
       const r = await cli(['restore', '--config', t.file, '--target', targetDsn(), '--force']);
       expect(r.code).toBe(8);
-      expect(r.stderr).toMatch(new RegExp(`object main/backups/${backupId}/users.sql.zst is missing`));
+      expect(r.stderr).toMatch(new RegExp(`object file://\\S*/main/backups/${backupId}/users.sql.zst is missing`));
     } finally {
       await writeFile(file, keep);
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTimeline, restorableWindows, stretchesOf } from '../../../src/binlog/chain.js';
-import type { Sidecar, GapRecord } from '../../../src/binlog/sidecar.js';
-import { nextFileName, timelineOf } from '../../../src/binlog/sidecar.js';
+import type { Sidecar, GapRecord } from '../../../src/repository/sidecar.js';
+import { nextFileName, timelineOf } from '../../../src/repository/sidecar.js';
 import type { Manifest } from '../../../src/repository/manifest.js';
 
 const identity = { serverId: 1, hostname: 'db1', port: 3306 };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideRetention, weekKey } from '../../../src/prune/retention.js';
 import { buildTimeline } from '../../../src/binlog/chain.js';
-import { timelineOf, type Sidecar } from '../../../src/binlog/sidecar.js';
+import { timelineOf, type Sidecar } from '../../../src/repository/sidecar.js';
 import type { Manifest } from '../../../src/repository/manifest.js';
 import type { RetentionConfig } from '../../../src/config/schema.js';
 

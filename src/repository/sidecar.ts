@@ -13,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ServerIdentity } from '../mysql/server.js';
-import { compactTimeMs } from '../repository/layout.js';
 
 const Trx = z.object({ start: z.number(), end: z.number(), timestamp: z.number(), gtid: z.string().optional() });
 
@@ -69,21 +68,6 @@ export function timelineOf(flavor: string, id: ServerIdentity): string {
   return `${flavor}-${id.serverId}-${createHash('sha256').update(who).digest('hex').slice(0, 8)}`;
 }
 
-export const binlogKeys = {
-  prefix: (source: string) => `${source}/binlogs/`,
-  timelinePrefix: (source: string, tl: string) => `${source}/binlogs/${tl}/`,
-  file: (source: string, tl: string, file: string, suffix: string) => `${source}/binlogs/${tl}/${file}${suffix}`,
-  fileSidecar: (source: string, tl: string, file: string) => `${source}/binlogs/${tl}/${file}.json`,
-  piecesPrefix: (source: string, tl: string, file: string) => `${source}/binlogs/${tl}/${file}.partial/`,
-  piece: (source: string, tl: string, file: string, offset: number, suffix: string) => `${source}/binlogs/${tl}/${file}.partial/${pad(offset)}${suffix}`,
-  pieceSidecar: (source: string, tl: string, file: string, offset: number) => `${source}/binlogs/${tl}/${file}.partial/${pad(offset)}.json`,
-  gap: (source: string, tl: string, at: Date, file: string) => `${source}/binlogs/${tl}/gaps/${compactTimeMs(at)}-${file}.json`,
-};
-
-function pad(n: number): string {
-  return String(n).padStart(20, '0');
-}
-
 /** The numeric suffix of a binlog file name (mysql-bin.000042 -> 42). */
 export function fileIndex(file: string): number {
   const m = /\.(\d+)$/.exec(file);
@@ -98,9 +82,3 @@ export function nextFileName(file: string): string {
   return `${m[1]}${n}`;
 }
 
-/** Key of a segment's data object, from its sidecar. */
-export function segmentObjectKey(s: Sidecar): string {
-  return s.kind === 'file'
-    ? `${s.source}/binlogs/${s.timeline}/${s.object.name}`
-    : `${s.source}/binlogs/${s.timeline}/${s.file}.partial/${s.object.name}`;
-}

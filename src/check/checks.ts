@@ -5,6 +5,7 @@
  * (reachable and writable).
  */
 import type { Config, SourceConfig } from '../config/schema.js';
+import { readApiTokens } from '../config/secrets.js';
 import { asBacktrackError } from '../errors.js';
 import { closeQuietly, connect } from '../mysql/connect.js';
 import { canWriteHeartbeat, checkGrants, grantStatement } from '../mysql/grants.js';
@@ -31,6 +32,7 @@ const warn = (name: string, detail: string, fix?: string): CheckResult => ({ nam
 export async function runChecks(cfg: Config, configFile: string): Promise<CheckResult[]> {
   const results: CheckResult[] = [ok('config', `${configFile} is valid (${cfg.sources.length} source${cfg.sources.length === 1 ? '' : 's'})`)];
   results.push(await checkRepository(cfg));
+  if (cfg.http.tokenFile) results.push(checkTokens(cfg.http.tokenFile));
   for (const s of cfg.sources) results.push(...(await checkSource(cfg, s)));
   return results;
 }
@@ -47,6 +49,15 @@ async function checkRepository(cfg: Config): Promise<CheckResult> {
     return ok('repository', `${repo.location} is reachable and writable`);
   } catch (err) {
     return fail('repository', asBacktrackError(err).message, 'fix repository.url / repository.s3, the credentials, or the directory permissions');
+  }
+}
+
+function checkTokens(file: string): CheckResult {
+  try {
+    const tokens = readApiTokens(file);
+    return ok('http api tokens', `${file} holds ${tokens.length} token(s): ${tokens.map((t) => t.name).join(', ')}`);
+  } catch (err) {
+    return fail('http api tokens', asBacktrackError(err).message);
   }
 }
 

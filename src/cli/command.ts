@@ -47,6 +47,8 @@ export interface Command {
   /** Longer help text after the options. */
   details?: string;
   options: Record<string, OptionSpec>;
+  /** Positional words the command takes (e.g. `help config`); any other is refused. */
+  positionals?: string[];
   /** Commands like `help` run without a config file. */
   needsConfig?: boolean;
   run(ctx: CommandContext): Promise<CommandResult>;

@@ -7,6 +7,7 @@ export const helpCommand: Command = {
   summary: 'this overview; "help config" lists every configuration option',
   usage: 'backtrack help [config]',
   options: {},
+  positionals: ['config'],
   needsConfig: false,
   async run(ctx) {
     if (ctx.positionals[0] === 'config') return { json: { reference: referenceMarkdown() }, text: referenceMarkdown() };

@@ -104,6 +104,10 @@ export async function main(argv: string[]): Promise<number> {
     const cmd = COMMANDS.find((c) => c.name === name);
     if (!cmd) throw new UsageError(`unknown command "${name}"; commands: ${COMMANDS.map((c) => c.name).join(', ')}`);
     const parsed = parse(cmd, rest);
+    const stray = parsed.positionals.filter((p) => !(cmd.positionals ?? []).includes(p));
+    if (stray.length) {
+      throw new UsageError(`backtrack ${cmd.name} takes no argument ${stray.map((p) => `"${p}"`).join(', ')}${cmd.positionals?.length ? ` (it takes: ${cmd.positionals.join(', ')})` : ''}; options start with --; see backtrack ${cmd.name} --help`);
+    }
     if (parsed.values.help) {
       process.stdout.write(`${commandHelp(cmd)}\n`);
       return 0;
@@ -117,15 +121,24 @@ export async function main(argv: string[]): Promise<number> {
 async function runCommand(cmd: Command, values: CommandContext['values'], positionals: string[], json: boolean): Promise<number> {
   const configFlag = typeof values.config === 'string' ? values.config : undefined;
   const loaded = cmd.needsConfig === false ? undefined : loadConfig(configFlag);
-  const level = (typeof values['log-level'] === 'string' ? values['log-level'] : undefined) ?? process.env.BACKTRACK_LOG_LEVEL ?? loaded?.config.log.level;
+  const level = logLevel(typeof values['log-level'] === 'string' ? values['log-level'] : undefined) ?? loaded?.config.log.level;
   const log = createLogger({ ...(level ? { level } : {}), base: { cmd: cmd.name } });
+  // Node's warnings (bin/backtrack turns off their plain-text printing) become log lines.
+  const onWarning = (w: Error) => log.warn({ warning: w.name }, w.message);
+  process.on('warning', onWarning);
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
     if (ac.signal.aborted) {
       // A second signal: the user means it.
       process.exit(EXIT_CODES.interrupted.code);
     }
-    log.warn({ signal: sig }, 'stopping: finishing cleanup (send the signal again to exit at once)');
+    const timeoutMs = loaded?.config.shutdownTimeout ?? DEFAULT_SHUTDOWN_MS;
+    log.warn({ signal: sig, timeoutMs }, 'stopping: finishing cleanup (send the signal again to exit at once)');
+    // Whatever the command is stuck in, it ends within shutdownTimeout.
+    setTimeout(() => {
+      log.error({ signal: sig, timeoutMs }, 'cleanup did not finish within shutdownTimeout; exiting anyway');
+      process.exit(EXIT_CODES.interrupted.code);
+    }, timeoutMs).unref();
     ac.abort(new Error(`received ${sig}`));
   };
   process.on('SIGINT', onSignal);
@@ -146,9 +159,23 @@ async function runCommand(cmd: Command, values: CommandContext['values'], positi
     process.stdout.write(json ? `${JSON.stringify(result.json, null, 2)}\n` : result.text ? `${result.text}\n` : '');
     return result.exitCode ?? 0;
   } finally {
+    process.off('warning', onWarning);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** shutdownTimeout's default, for commands that run without a config. */
+const DEFAULT_SHUTDOWN_MS = 30_000;
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+/** --log-level, then BACKTRACK_LOG_LEVEL; a bad value is a usage error naming where it came from. */
+function logLevel(flag: string | undefined): string | undefined {
+  const [value, from] = flag !== undefined ? [flag, '--log-level'] : [process.env.BACKTRACK_LOG_LEVEL, 'BACKTRACK_LOG_LEVEL'];
+  if (value === undefined || value === '') return undefined;
+  if (!LEVELS.includes(value)) throw new UsageError(`${from} "${value}" is not a log level; use one of ${LEVELS.join(', ')}`);
+  return value;
 }
 
 function reportError(err: BacktrackError, json: boolean): number {

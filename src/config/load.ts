@@ -10,6 +10,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { ConfigSchema, SECRET_HINT, type Config } from './schema.js';
+import { optionRows } from './reference.js';
 
 /** A validated configuration and where it came from. */
 export interface LoadedConfig {
@@ -54,14 +55,48 @@ export function parseConfig(raw: unknown, file = path.resolve('config/backtrack.
 
 function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   const where = formatPath(issue.path);
-  if (issue.code === 'unrecognized_keys') {
-    const secret = issue.keys.some((k) => /pass|secret|token|key$/i.test(k) && !/File$|Env$/.test(k));
-    const hint = secret ? `; ${SECRET_HINT}` : '; check the spelling against the configuration reference in README.md';
-    return `${where || '(top level)'}: unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}${hint}`;
-  }
+  if (issue.code === 'unrecognized_keys') return issue.keys.map((k) => unknownKey(where, issue.path, k)).join('\n  - ');
   const value = valueAt(raw, issue.path);
   const got = value === undefined ? 'it is missing' : `got ${JSON.stringify(value)}`;
   return `${where || '(top level)'}: ${issue.message.replace(/^Invalid input: /, '')} (${got})`;
+}
+
+/** A key that looks like a secret itself (a password or token written into the file). */
+const LITERAL_SECRET = /^(pass(word|wd)?|pwd|secret|token|api[-_]?key|(aws)?(secret)?[-_]?access[-_]?key([-_]?id)?|secret[-_]?key|session[-_]?token)$/i;
+
+/** An unknown key: the secrets hint for a literal secret, else the nearest known option. */
+function unknownKey(where: string, at: PropertyKey[], key: string): string {
+  const here = where || '(top level)';
+  if (LITERAL_SECRET.test(key)) return `${here}: unknown option ${key}; ${SECRET_HINT}`;
+  const near = nearestOption(at, key);
+  const hint = near ? `did you mean ${near}?` : 'check the spelling against the configuration reference (backtrack help config)';
+  return `${here}: unknown option ${key}; ${hint}`;
+}
+
+/** The known option at the same level closest in spelling to `key`, if any is close. */
+function nearestOption(at: PropertyKey[], key: string): string | undefined {
+  const prefix = at.map((k) => (typeof k === 'number' ? '[]' : `.${String(k)}`)).join('').replace(/^\./, '').replace(/\.\[\]/g, '[]');
+  const siblings = new Set<string>();
+  for (const r of optionRows()) {
+    const rest = prefix ? (r.option.startsWith(`${prefix}.`) ? r.option.slice(prefix.length + 1) : undefined) : r.option;
+    if (rest !== undefined && /^[^.[\]]+$/.test(rest)) siblings.add(rest);
+  }
+  let best: { name: string; d: number } | undefined;
+  for (const name of siblings) {
+    const d = name.toLowerCase() === key.toLowerCase() ? 0 : editDistance(name.toLowerCase(), key.toLowerCase());
+    if (!best || d < best.d) best = { name, d };
+  }
+  return best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? best.name : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length] as number;
 }
 
 function formatPath(p: PropertyKey[]): string {

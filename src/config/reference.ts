@@ -18,6 +18,8 @@ interface JsonSchema {
   oneOf?: JsonSchema[];
   enum?: unknown[];
   const?: unknown;
+  /** Set by the schema's duration(): the smallest value accepted. */
+  durationMinimum?: string;
 }
 
 /** One row of the reference: a dotted option path, its type, default and meaning. */
@@ -79,7 +81,8 @@ function row(n: JsonSchema, at: string, required: boolean, type: string): Option
   let def = '';
   if (n.default !== undefined && !(typeof n.default === 'object' && n.default !== null && !Array.isArray(n.default))) def = JSON.stringify(n.default);
   else if (required && n.default === undefined) def = '(required)';
-  return { option: at, type, default: def, description: n.description ?? '' };
+  const min = n.durationMinimum ? ` Minimum: ${n.durationMinimum}.` : '';
+  return { option: at, type, default: def, description: `${n.description ?? ''}${min}` };
 }
 
 /** The reference as a Markdown table. */

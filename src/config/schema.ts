@@ -9,12 +9,34 @@ import { z } from 'zod';
 import { validate as validCron } from 'node-cron';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 
-/** A duration string (`5s`, `10m`, `7d`) parsed to milliseconds. */
-const duration = (what: string) =>
-  z
+/**
+ * A duration string (`5s`, `10m`, `7d`) parsed to milliseconds, never below
+ * `min`: a zero interval would hammer the source or the repository (an
+ * uploadInterval of 0s wrote 100 objects a second). The minimum is shown in
+ * the generated reference (meta `durationMinimum`).
+ */
+const duration = (what: string, min: string) => {
+  const minMs = parseDuration(min) as number;
+  return z
     .string()
     .regex(DURATION_PATTERN, { message: `${what} must be a duration such as 500ms, 5s, 10m, 6h, 7d` })
-    .transform((s) => parseDuration(s) as number);
+    .transform((s) => parseDuration(s) as number)
+    .refine((ms) => ms >= minMs, { message: `${what} must be at least ${min}` })
+    .meta({ durationMinimum: min });
+};
+
+/** An IANA time zone name that this Node.js knows (Intl is what the scheduler uses). */
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** host:port or [v6]:port, with a port in 0..65535 (0: any free port). */
+export const LISTEN_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]]+):(\d{1,5})$/;
 
 /** A cron expression: five fields, or six with seconds first (node-cron syntax). */
 const cron = z
@@ -34,7 +56,7 @@ export const MysqlConnectionSchema = z
     user: z.string().min(1).default('backtrack').describe('Account Backtrack logs in as.'),
     passwordFile: z.string().optional().describe('File whose first line is the password.'),
     passwordEnv: z.string().optional().describe('Environment variable that holds the password.'),
-    connectTimeout: duration('connectTimeout').prefault('10s').describe('How long to wait for a connection (e.g. 10s).'),
+    connectTimeout: duration('connectTimeout', '100ms').prefault('10s').describe('How long to wait for a connection (e.g. 10s).'),
   })
   .strict();
 
@@ -55,7 +77,7 @@ const BackupSchema = z
 const BinlogSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Archive this source\'s binary log continuously.'),
-    uploadInterval: duration('uploadInterval').prefault('5s').describe('How often new bytes of the active binlog are uploaded (the recovery point lag).'),
+    uploadInterval: duration('uploadInterval', '200ms').prefault('5s').describe('How often new bytes of the active binlog are uploaded (the recovery point lag).'),
     spoolDir: z.string().optional().describe('Local directory for the binlog stream before upload. Default: <workDir>/spool/<source>.'),
     replicaServerId: z.number().int().min(1).max(4294967295).optional().describe('server_id the binlog stream uses on the source (must differ from every replica). Default: derived from the source name, above 4000000000.'),
   })
@@ -66,7 +88,7 @@ const ScratchSchema = z.discriminatedUnion('mode', [
     .object({
       mode: z.literal('spawn').describe('Start a throwaway server of the same flavor on a free loopback port.'),
       serverBinary: z.string().optional().describe('mariadbd/mysqld to run. Default: found on PATH or in /usr/sbin.'),
-      startTimeout: duration('startTimeout').prefault('2m').describe('How long the scratch server may take to start.'),
+      startTimeout: duration('startTimeout', '1s').prefault('2m').describe('How long the scratch server may take to start.'),
       bufferPoolSize: z.string().default('256M').describe('innodb_buffer_pool_size of the scratch server.'),
     })
     .strict(),
@@ -82,7 +104,7 @@ const HeartbeatSchema = z
   .object({
     enabled: z.boolean().default(false).describe('Write a heartbeat row on the source so point-in-time drills can check the recovered point.'),
     schema: z.string().default('backtrack').describe('Schema holding the heartbeat table (created if missing).'),
-    interval: duration('heartbeat.interval').prefault('1s').describe('How often the daemon writes the heartbeat.'),
+    interval: duration('heartbeat.interval', '100ms').prefault('1s').describe('How often the daemon writes the heartbeat.'),
   })
   .strict();
 
@@ -91,7 +113,7 @@ const VerifySchema = z
     schedule: cron.optional().describe('When the daemon runs a restore drill of the newest unverified backup.'),
     scratch: ScratchSchema.prefault({ mode: 'spawn' }).describe('Where drills restore to.'),
     pointInTime: z.boolean().default(true).describe('Scheduled drills also replay the binlog to the newest archived point.'),
-    timeout: duration('verify.timeout').prefault('6h').describe('A drill taking longer fails.'),
+    timeout: duration('verify.timeout', '10s').prefault('6h').describe('A drill taking longer fails.'),
     heartbeat: HeartbeatSchema.prefault({}).describe('Heartbeat rows that prove a point-in-time drill reached the right point.'),
   })
   .strict();
@@ -141,7 +163,7 @@ const RepositorySchema = z
     retry: z
       .object({
         attempts: z.number().int().min(1).max(20).default(5).describe('Attempts for a failed repository request.'),
-        baseDelay: duration('retry.baseDelay').prefault('200ms').describe('First retry delay; doubles each attempt, with jitter.'),
+        baseDelay: duration('retry.baseDelay', '10ms').prefault('200ms').describe('First retry delay; doubles each attempt, with jitter.'),
       })
       .strict()
       .prefault({})
@@ -155,7 +177,7 @@ const RetentionSchema = z
     keepDaily: z.number().int().min(0).default(7).describe('Keep the newest backup of each of the last N days.'),
     keepWeekly: z.number().int().min(0).default(4).describe('Keep the newest backup of each of the last N ISO weeks.'),
     keepMonthly: z.number().int().min(0).default(6).describe('Keep the newest backup of each of the last N months.'),
-    keepWithin: duration('keepWithin').optional().describe('Keep every backup, and point-in-time recovery, within this duration of now (e.g. 7d).'),
+    keepWithin: duration('keepWithin', '1m').optional().describe('Keep every backup, and point-in-time recovery, within this duration of now (e.g. 7d).'),
   })
   .strict();
 
@@ -163,7 +185,8 @@ const HttpSchema = z
   .object({
     listen: z
       .string()
-      .regex(/^[^:]+:\d{1,5}$/, { message: 'listen is host:port, e.g. 127.0.0.1:9464' })
+      .regex(LISTEN_PATTERN, { message: 'listen is host:port or [v6]:port, e.g. 127.0.0.1:9464' })
+      .refine((l) => Number(LISTEN_PATTERN.exec(l)?.[2]) <= 65535, { message: 'the port of listen must be 0..65535' })
       .default('127.0.0.1:9464')
       .describe('Address the daemon\'s HTTP server listens on.'),
     tokenFile: z.string().optional().describe('File holding the bearer token for /api/v1. Unset: the API is disabled.'),
@@ -188,7 +211,11 @@ export const ConfigSchema = z
     sources: z.array(SourceSchema).min(1, { message: 'configure at least one source' }).describe('The servers to protect.'),
     retention: RetentionSchema.prefault({}).describe('Which backups to keep.'),
     http: HttpSchema.prefault({}).describe('The daemon\'s HTTP server: metrics, health, API.'),
-    timezone: z.string().default('UTC').describe('Time zone for schedules (IANA name, e.g. Europe/Berlin).'),
+    timezone: z
+      .string()
+      .default('UTC')
+      .refine(isTimeZone, { message: 'timezone must be an IANA time zone name such as UTC, Europe/Berlin or America/New_York' })
+      .describe('Time zone for schedules (IANA name, e.g. Europe/Berlin).'),
     workDir: z.string().default('/var/lib/backtrack-work').describe('Local working directory: binlog spool, scratch datadirs, temp files.'),
     tools: ToolsSchema.prefault({}).describe('Paths of external tools, when not the defaults on PATH.'),
     log: z
@@ -196,12 +223,12 @@ export const ConfigSchema = z
       .strict()
       .prefault({})
       .describe('Logging (JSON to stderr).'),
-    shutdownTimeout: duration('shutdownTimeout').prefault('30s').describe('On SIGTERM the daemon finishes within this time.'),
+    shutdownTimeout: duration('shutdownTimeout', '1s').prefault('30s').describe('On SIGTERM the daemon finishes within this time.'),
     daemon: z
       .object({
-        leaderRetry: duration('daemon.leaderRetry').prefault('2s').describe('How often a standby daemon tries to take a source\'s leader lock, and the leader checks it still holds it.'),
-        lockSessionTimeout: duration('daemon.lockSessionTimeout').prefault('30s').describe('wait_timeout of the leader lock\'s session: if the leader\'s host vanishes, the server frees the lock after this. Takeover takes at most this plus leaderRetry.'),
-        refreshInterval: duration('daemon.refreshInterval').prefault('60s').describe('How often repository-wide metrics (window, sizes, gaps) are recomputed.'),
+        leaderRetry: duration('daemon.leaderRetry', '100ms').prefault('2s').describe('How often a standby daemon tries to take a source\'s leader lock, and the leader checks it still holds it.'),
+        lockSessionTimeout: duration('daemon.lockSessionTimeout', '1s').prefault('30s').describe('wait_timeout of the leader lock\'s session: if the leader\'s host vanishes, the server frees the lock after this. Takeover takes at most this plus leaderRetry.'),
+        refreshInterval: duration('daemon.refreshInterval', '1s').prefault('60s').describe('How often repository-wide metrics (window, sizes, gaps) are recomputed.'),
         catchUp: z.boolean().default(true).describe('On start (and on becoming leader), run a backup or drill at once when the last success is older than its schedule\'s period.'),
       })
       .strict()

@@ -7,10 +7,10 @@
  * the HTTP server.
  */
 import type { Config } from '../config/schema.js';
-import { readTokenFile } from '../config/secrets.js';
+import { readApiTokens } from '../config/secrets.js';
 import { asBacktrackError } from '../errors.js';
 import { loadChain, restorableWindows } from '../binlog/chain.js';
-import { HttpServer, parseTokens, type ApiBackend } from '../http/server.js';
+import { HttpServer, type ApiBackend } from '../http/server.js';
 import { closeQuietly, connect } from '../mysql/connect.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
@@ -54,7 +54,7 @@ export class Daemon {
     this.metrics.up.set(1);
     this.metrics.configSources.set(cfg.sources.length);
     this.repo = await openRepository(cfg, 'write', log);
-    const tokens = cfg.http.tokenFile ? parseTokens(readTokenFile(cfg.http.tokenFile, 'API token')) : [];
+    const tokens = cfg.http.tokenFile ? readApiTokens(cfg.http.tokenFile) : [];
     this.http = new HttpServer({ listen: this.o.listen ?? cfg.http.listen, tokens, protectMetrics: cfg.http.protectMetrics, backend: this.backend(), log });
     const addr = await this.http.start();
     this.sources = cfg.sources.map((source) => new SourceRuntime({ cfg, source, repo: this.repo!, log, metrics: this.metrics, onJobDone: (job) => void this.refresh(job.source) }));
@@ -119,6 +119,7 @@ export class Daemon {
     return {
       registry: this.metrics.registry,
       ready: () => this.ready(),
+      hasSource: (name) => this.o.cfg.sources.some((s) => s.name === name),
       sources: async () => ({
         sources: this.o.cfg.sources.map((s, i) => ({ name: s.name, leader: this.sources[i]?.leader.isLeader ?? false, schedules: { backup: s.backup.schedule ?? null, drill: s.verify.schedule ?? null, prune: s.prune.schedule ?? null }, binlog: s.binlog.enabled })),
       }),

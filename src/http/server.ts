@@ -17,35 +17,20 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../observability/logger.js';
 import type { Registry } from 'prom-client';
+import type { ApiToken } from '../config/secrets.js';
 
 /** What the server needs from the daemon. */
 export interface ApiBackend {
   registry: Registry;
   ready(): Promise<{ ready: boolean; [k: string]: unknown }>;
+  /** Whether a source of that name is configured (every /sources/:source route 404s otherwise). */
+  hasSource(name: string): boolean;
   sources(): Promise<unknown>;
   backups(source: string): Promise<unknown>;
   drills(source: string): Promise<unknown>;
   window(source: string): Promise<unknown>;
   trigger(source: string, kind: 'backup' | 'drill', actor: string): { status: 202 | 409 | 404 | 503; body: unknown };
   job(id: string): unknown;
-}
-
-/** A token and the name audit events record for it. */
-export interface ApiToken {
-  name: string;
-  token: string;
-}
-
-/** Parse a token file: one token per line, optionally "name:token". */
-export function parseTokens(text: string): ApiToken[] {
-  return text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'))
-    .map((l) => {
-      const i = l.indexOf(':');
-      return i > 0 ? { name: l.slice(0, i), token: l.slice(i + 1) } : { name: 'api', token: l };
-    });
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -75,7 +60,7 @@ export class HttpServer {
   /** Listen; resolves with the bound address (port 0 picks a free one). */
   async start(): Promise<AddressInfo> {
     const i = this.o.listen.lastIndexOf(':');
-    const host = this.o.listen.slice(0, i);
+    const host = this.o.listen.slice(0, i).replace(/^\[(.*)\]$/, '$1');
     const port = Number(this.o.listen.slice(i + 1));
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
@@ -118,10 +103,12 @@ export class HttpServer {
     if (!p.startsWith('/api/v1')) return send(res, 404, { error: `no route ${p}` });
     if (this.o.tokens.length === 0) return send(res, 404, { error: 'the API is disabled: set http.tokenFile' });
     if (!who) return unauthorized(res);
-    const parts = p.split('/').slice(3).map(decodeURIComponent); // after /api/v1
+    const parts = decodePath(p.split('/').slice(3)); // after /api/v1
+    if (!parts) return send(res, 400, { error: `malformed percent-escape in ${p}` });
     if (parts[0] === 'sources' && parts.length === 1 && req.method === 'GET') return send(res, 200, await b.sources());
     if (parts[0] === 'sources' && parts.length === 3) {
       const [, source, what] = parts as [string, string, string];
+      if (!b.hasSource(source)) return send(res, 404, { error: `no source named ${JSON.stringify(source)} is configured` });
       if (req.method === 'GET' && what === 'backups') return send(res, 200, await b.backups(source));
       if (req.method === 'GET' && what === 'drills') return send(res, 200, await b.drills(source));
       if (req.method === 'GET' && what === 'window') return send(res, 200, await b.window(source));
@@ -135,6 +122,15 @@ export class HttpServer {
       return j ? send(res, 200, j) : send(res, 404, { error: `no job ${parts[1]}` });
     }
     return send(res, 404, { error: `no route ${req.method} ${p}` });
+  }
+}
+
+/** Percent-decode each path segment; undefined when an escape is malformed (a 400, not a 500). */
+function decodePath(segments: string[]): string[] | undefined {
+  try {
+    return segments.map(decodeURIComponent);
+  } catch {
+    return undefined;
   }
 }
 

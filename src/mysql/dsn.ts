@@ -3,7 +3,7 @@
  * A password in the DSN works but is discouraged (it shows in `ps`); prefer
  * --target-password-file or BACKTRACK_TARGET_PASSWORD.
  */
-import { readFileSync } from 'node:fs';
+import { readPasswordFile } from '../config/secrets.js';
 import { UsageError } from '../errors.js';
 import type { ConnectionSpec } from './connect.js';
 
@@ -21,11 +21,7 @@ export function parseDsn(dsn: string, opts: { passwordFile?: string | undefined;
   const env = opts.env ?? process.env;
   let password = url.password ? decodeURIComponent(url.password) : undefined;
   if (opts.passwordFile) {
-    try {
-      password = readFileSync(opts.passwordFile, 'utf8').split(/\r?\n/)[0];
-    } catch (err) {
-      throw new UsageError(`cannot read the target password file ${opts.passwordFile}: ${(err as Error).message}`);
-    }
+    password = readPasswordFile(opts.passwordFile, 'the target password file (--target-password-file)', (m) => new UsageError(m));
   } else if (password === undefined && env.BACKTRACK_TARGET_PASSWORD !== undefined) password = env.BACKTRACK_TARGET_PASSWORD;
   return {
     host: url.hostname || '127.0.0.1',

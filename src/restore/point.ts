@@ -22,12 +22,27 @@ export function parseTime(text: string): TargetPoint & { kind: 'time' } {
   const t = text.trim();
   const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?\s*(Z|[+-]\d{2}:?\d{2})?$/i.exec(t);
   if (!m) throw new UsageError(`--to "${text}" is not an ISO 8601 time; write e.g. 2026-11-25T14:30:00Z or 2026-11-25 14:30:00+01:00 (no offset = UTC)`);
+  checkCalendar(text, m[1] as string, m[2]);
   const assumedUtc = !m[3];
   const iso = `${m[1]}T${m[2] ?? '00:00:00'}${m[3] ? m[3].replace(/^([+-]\d{2})(\d{2})$/, '$1:$2') : 'Z'}`;
   const time = new Date(iso);
   if (Number.isNaN(time.getTime())) throw new UsageError(`--to "${text}" is not a valid time`);
   const seconds = Math.floor(time.getTime() / 1000);
   return { kind: 'time', time, seconds, text: t, assumedUtc, truncated: time.getTime() % 1000 !== 0 };
+}
+
+/** Refuse a date that does not exist (2026-02-30 would otherwise roll over to March 2). */
+function checkCalendar(text: string, date: string, time: string | undefined): void {
+  const [y, mo, d] = date.split('-').map(Number) as [number, number, number];
+  const [h = 0, mi = 0, sec = 0] = (time ?? '').split(':').map(Number);
+  const daysInMonth = new Date(Date.UTC(y, mo, 0)).getUTCDate();
+  const problem =
+    mo < 1 || mo > 12 ? `month ${mo} does not exist` :
+    d < 1 || d > daysInMonth ? `${date.slice(0, 7)} has no day ${d} (it has ${daysInMonth})` :
+    h > 23 ? `hour ${h} does not exist (0..23)` :
+    mi > 59 ? `minute ${mi} does not exist (0..59)` :
+    sec >= 60 ? `second ${sec} does not exist (0..59)` : undefined;
+  if (problem) throw new UsageError(`--to "${text}" is not a real time: ${problem}`);
 }
 
 /** Parse --to-position FILE:POS. */

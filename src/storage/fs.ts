@@ -66,8 +66,9 @@ export class FsStore implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
+    const file = this.pathOf(key);
     try {
-      const st = await stat(this.pathOf(key));
+      const st = await stat(file);
       return st.isFile() ? { key, size: st.size, lastModified: st.mtime } : undefined;
     } catch (err) {
       if (isMissing(err)) return undefined;

@@ -2,11 +2,15 @@
  * From a repository URL to a ready ObjectStore: the backend for the scheme,
  * wrapped in retry. `file:///abs/path` and `s3://bucket/prefix` are known.
  */
+import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { RepositoryConfig } from '../config/schema.js';
 import { FsStore } from './fs.js';
 import { RetryStore, type RetryOptions } from './retry.js';
 import type { ObjectStore } from './store.js';
+
+/** Kernel pseudo-filesystems: a recursive mkdir in /proc never ends (it spun at 100% CPU). */
+const PSEUDO_FILESYSTEMS = ['/proc', '/sys', '/dev'];
 
 /** Open the repository's store (retrying transient errors). */
 export async function openStore(repo: RepositoryConfig, onRetry?: RetryOptions['onRetry']): Promise<ObjectStore> {
@@ -22,9 +26,14 @@ export async function openBackend(repo: RepositoryConfig): Promise<ObjectStore> 
     throw new ConfigError(`repository.url "${repo.url}" is not a URL; use s3://bucket/prefix or file:///absolute/path`);
   }
   switch (url.protocol) {
-    case 'file:':
+    case 'file:': {
       if (url.host) throw new ConfigError(`repository.url "${repo.url}" has a host; a local path is written file:///absolute/path`);
-      return new FsStore(decodeURIComponent(url.pathname).replace(/\/+$/, '') || '/');
+      const root = path.resolve(decodeURIComponent(url.pathname));
+      const pseudo = PSEUDO_FILESYSTEMS.find((p) => root === p || root.startsWith(`${p}/`));
+      if (pseudo) throw new ConfigError(`repository.url "${repo.url}" points into ${pseudo}, a kernel pseudo-filesystem that cannot hold a repository; use a directory on a real disk (e.g. file:///var/lib/backtrack)`);
+      if (root === '/') throw new ConfigError(`repository.url "${repo.url}" is the root directory; use a directory of its own (e.g. file:///var/lib/backtrack)`);
+      return new FsStore(root);
+    }
     case 's3:': {
       if (url.hostname.length < 3) throw new ConfigError(`repository.url "${repo.url}": the bucket name must have at least 3 characters`);
       const { S3Store } = await import('./s3.js');

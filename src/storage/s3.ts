@@ -68,6 +68,7 @@ export class S3Store implements ObjectStore {
   }
 
   async put(key: string, body: Readable | Buffer, opts: PutOptions = {}): Promise<{ size: number }> {
+    const full = this.full(key);
     let size = Buffer.isBuffer(body) ? body.length : 0;
     let source: Readable | Buffer = body;
     if (!Buffer.isBuffer(body)) {
@@ -87,7 +88,7 @@ export class S3Store implements ObjectStore {
       client: this.client,
       params: {
         Bucket: this.opts.bucket,
-        Key: this.full(key),
+        Key: full,
         Body: source,
         ...(this.opts.storageClass ? { StorageClass: this.opts.storageClass as StorageClass } : {}),
       },
@@ -112,9 +113,10 @@ export class S3Store implements ObjectStore {
   }
 
   async get(key: string, opts: GetOptions = {}): Promise<Readable> {
+    const full = this.full(key);
     try {
       const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key), ...(opts.start ? { Range: `bytes=${opts.start}-` } : {}) }),
+        new GetObjectCommand({ Bucket: this.opts.bucket, Key: full, ...(opts.start ? { Range: `bytes=${opts.start}-` } : {}) }),
         opts.signal ? { abortSignal: opts.signal } : {},
       );
       return res.Body as Readable;
@@ -126,8 +128,9 @@ export class S3Store implements ObjectStore {
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
+    const full = this.full(key);
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key) }));
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: full }));
       return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified ?? new Date(0) };
     } catch (err) {
       if (isNotFound(err)) return undefined;
@@ -155,8 +158,9 @@ export class S3Store implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
+    const full = this.full(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key) }));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: full }));
     } catch (err) {
       if (isNotFound(err)) return;
       throw new StorageError(`cannot delete ${key} from ${this.location}: ${describe(err)}`, err, { key });

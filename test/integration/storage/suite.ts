@@ -127,10 +127,21 @@ export function storageSuite(name: string, factory: () => Promise<StoreUnderTest
       expect((await readAll(await t.store.get('r/off', { start: 4 }))).toString()).toBe('456789');
     });
 
-    it('refuses keys that could escape the repository', async () => {
-      for (const bad of ['/abs', 'a/../b', 'a//b', '', 'a/./b', 'a/.tmp-x']) {
+    it('refuses keys and listing prefixes that could escape the repository, for every operation', async () => {
+      for (const bad of ['/abs', 'a/../b', 'a//b', '', 'a/./b', 'a/.tmp-x', '../etc/passwd', '..']) {
         await expect(t.store.put(bad, Buffer.from('x'))).rejects.toBeInstanceOf(UsageError);
+        await expect(t.store.get(bad)).rejects.toBeInstanceOf(UsageError);
+        await expect(t.store.head(bad)).rejects.toBeInstanceOf(UsageError);
+        await expect(t.store.delete(bad)).rejects.toBeInstanceOf(UsageError);
       }
+      for (const bad of ['../', '..', '../../etc/backups/', 'main/../../', '/etc/', 'a//b/']) {
+        await expect(t.store.list(bad)).rejects.toBeInstanceOf(UsageError);
+        await expect(t.store.listIncomplete(bad, new Date())).rejects.toBeInstanceOf(UsageError);
+      }
+      // A prefix may still end part way through a segment.
+      await t.store.put('p/q/object-1', Buffer.from('x'));
+      expect((await t.store.list('p/q/obj')).map((o) => o.key)).toEqual(['p/q/object-1']);
+      expect((await t.store.list('')).map((o) => o.key)).toContain('p/q/object-1');
     });
 
     it('reports crash leftovers as incomplete writes, never as objects, and removes them', async (ctx) => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { authenticate, parseTokens } from '../../../src/http/server.js';
+import { authenticate } from '../../../src/http/server.js';
+import { parseTokens } from '../../../src/config/secrets.js';
 
 describe('parseTokens', () => {
   it('reads bare tokens and name:token lines, skipping comments and blanks', () => {

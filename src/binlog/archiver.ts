@@ -142,7 +142,7 @@ export class BinlogArchiver {
     const tool = toolPaths(this.o.cfg, info.flavor).binlog;
     const replicaId = this.o.source.binlog.replicaServerId ?? defaultReplicaServerId(this.o.source.name);
     await withClientCredentials(this.spec, async (cred) => {
-      const child = runTool(tool, [...cred, ...binlogStreamArgs(info.flavor, this.spoolDir, start.file, replicaId)], { label: tool, stdin: 'ignore' });
+      const child = runTool(tool, [...cred.args, ...binlogStreamArgs(info.flavor, this.spoolDir, start.file, replicaId)], { fds: cred.fds, label: tool, stdin: 'ignore' });
       this.child = child;
       child.stdout.resume();
       let exited = false;

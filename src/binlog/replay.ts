@@ -115,7 +115,7 @@ export async function replayFiles(steps: ReplayStep[], o: { target: ConnectionSp
     const chain = spawnLinked(
       [
         { command: o.binlogTool, args: [...binlogReplayArgs({ start: first.start, stop: last.stop, noBinlog: o.noBinlog }), ...steps.map((s) => s.path)], label: o.binlogTool },
-        { command: o.client, args: [...cred, '--binary-mode', '--batch', '--max-allowed-packet=1G'], label: `${o.client} (binlog replay)`, installHint: 'install the client tools (apt-get install mariadb-client)' },
+        { command: o.client, args: [...cred.args, '--binary-mode', '--batch', '--max-allowed-packet=1G'], fds: cred.fds, label: `${o.client} (binlog replay)`, installHint: 'install the client tools (apt-get install mariadb-client)' },
       ],
       o.signal,
     );

@@ -1,45 +1,70 @@
 /**
  * Credentials for the command-line tools (dump, client, binlog). The password
- * goes into a private defaults file (mode 0600 in a 0700 directory) passed
- * as --defaults-extra-file, never on the command line (where `ps` shows it)
- * and never in the environment (MYSQL_PWD is deprecated in MySQL 8).
+ * never goes on the command line (where `ps` shows it), never into the
+ * environment (MYSQL_PWD is deprecated in MySQL 8), and never into a file
+ * with a name: the options are written to an unnamed file (O_TMPFILE, or a
+ * temp file unlinked the moment it is opened where the file system lacks
+ * O_TMPFILE) and the tool inherits it as file descriptor 3, reading it as
+ * `--defaults-extra-file=/dev/fd/3`. Nothing is left on disk when the
+ * process dies, kill -9 included: the file has no name to leave behind.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { closeSync, constants, openSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ConnectionSpec } from './connect.js';
 
-/** A defaults file for one job; `args` must come first on the tool's command line. */
+/** The file descriptor the tools are given the options on. */
+export const CREDENTIALS_FD = 3;
+
+/** What a tool needs: `args` first on its command line, `fds` inherited from fd 3 on. */
 export interface ClientCredentials {
   args: string[];
-  cleanup(): Promise<void>;
+  fds: number[];
 }
+
+/** Linux's O_TMPFILE (asm-generic value, with O_DIRECTORY, as the kernel defines it). */
+const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
 
 function optionValue(v: string): string {
   return `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/** Write the defaults file for a connection. */
-export async function clientCredentials(spec: ConnectionSpec): Promise<ClientCredentials> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'backtrack-cred-'));
-  const file = path.join(dir, 'client.cnf');
+/** The option file's text for a connection. */
+export function optionFileText(spec: ConnectionSpec): string {
   const lines = ['[client]', `user=${optionValue(spec.user)}`];
   if (spec.password !== undefined) lines.push(`password=${optionValue(spec.password)}`);
   if (spec.socket) lines.push(`socket=${optionValue(spec.socket)}`);
   else lines.push(`host=${optionValue(spec.host)}`, `port=${spec.port}`, 'protocol=TCP');
-  await writeFile(file, `${lines.join('\n')}\n`, { mode: 0o600 });
-  return {
-    args: [`--defaults-extra-file=${file}`],
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
+  return `${lines.join('\n')}\n`;
 }
 
-/** Run `fn` with credentials, removing the file afterwards whatever happens. */
-export async function withClientCredentials<T>(spec: ConnectionSpec, fn: (args: string[]) => Promise<T>): Promise<T> {
-  const cred = await clientCredentials(spec);
+/** An open file without a name, holding `text`; the caller closes it. */
+export function unnamedFile(text: string, dir = tmpdir()): number {
+  let fd: number;
   try {
-    return await fn(cred.args);
+    fd = openSync(dir, constants.O_RDWR | O_TMPFILE, 0o600);
+  } catch {
+    // No O_TMPFILE here: a private name that lives only until it is open.
+    const file = path.join(dir, `.backtrack-cred-${process.pid}-${randomBytes(6).toString('hex')}`);
+    fd = openSync(file, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    unlinkSync(file);
+  }
+  try {
+    writeSync(fd, text, 0);
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** Run `fn` with credentials for the tools; the descriptor is closed afterwards whatever happens. */
+export async function withClientCredentials<T>(spec: ConnectionSpec, fn: (cred: ClientCredentials) => Promise<T>): Promise<T> {
+  const fd = unnamedFile(optionFileText(spec));
+  try {
+    return await fn({ args: [`--defaults-extra-file=/dev/fd/${CREDENTIALS_FD}`], fds: [fd] });
   } finally {
-    await cred.cleanup();
+    closeSync(fd);
   }
 }

@@ -97,6 +97,8 @@ export interface Consumer {
   args: string[];
   label: string;
   installHint?: string;
+  /** File descriptors it inherits from fd 3 on (client credentials). */
+  fds?: number[];
   /** Called with the consumer's stdout (to read warnings). */
   onStdout?: (stdout: NodeJS.ReadableStream) => void;
 }

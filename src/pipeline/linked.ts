@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { InterruptedError, ToolError } from '../errors.js';
+import { childCommand } from './child.js';
 import { exitError, notInstalled } from './spawn.js';
 
 /** One program in the chain. */
@@ -19,6 +20,8 @@ export interface StageSpec {
   args: string[];
   label: string;
   installHint?: string;
+  /** File descriptors the stage inherits as its fds 3, 4, ... (client credentials). */
+  fds?: number[];
 }
 
 /** A running chain. */
@@ -38,7 +41,8 @@ export function spawnLinked(stages: StageSpec[], signal?: AbortSignal): LinkedPr
   const exits: Array<Promise<void>> = [];
   for (const [i, s] of stages.entries()) {
     const prev = children[i - 1];
-    const child = spawn(s.command, s.args, { stdio: [prev ? prev.stdout! : 'pipe', 'pipe', 'pipe'] });
+    const cmd = childCommand(s.command, s.args) ?? { file: s.command, args: s.args };
+    const child = spawn(cmd.file, cmd.args, { stdio: [prev ? prev.stdout! : 'pipe', 'pipe', 'pipe', ...(s.fds ?? [])] });
     // The next child holds its own copy of this pipe end; ours must not read it.
     if (prev) prev.stdout!.destroy();
     children.push(child);

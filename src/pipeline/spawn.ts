@@ -8,6 +8,7 @@
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import { InterruptedError, ToolError } from '../errors.js';
+import { childCommand } from './child.js';
 
 /** How to run a tool. */
 export interface ToolOptions {
@@ -24,6 +25,8 @@ export interface ToolOptions {
   okExitCodes?: number[];
   /** Called with each stderr line (for progress or logging). */
   onStderrLine?: (line: string) => void;
+  /** File descriptors the child inherits as its fds 3, 4, ... (client credentials). */
+  fds?: number[];
 }
 
 /** A running tool. */
@@ -45,10 +48,12 @@ export function runTool(command: string, args: string[], opts: ToolOptions = {})
   const label = opts.label ?? command;
   let tail = '';
   let partialLine = '';
-  const child: ResultPromise = execa(command, args, {
-    stdin: opts.stdin ?? 'pipe',
-    stdout: 'pipe',
-    stderr: 'pipe',
+  // Started so that it dies with us (setpriv --pdeathsig); a missing tool
+  // is left to fail with ENOENT, reported below as not installed.
+  const cmd = childCommand(command, args) ?? { file: command, args };
+  const child: ResultPromise = execa(cmd.file, cmd.args, {
+    // execa's types list only fds 3..9 as inheritable numbers; any open fd works at run time.
+    stdio: [opts.stdin ?? 'pipe', 'pipe', 'pipe', ...((opts.fds ?? []) as Array<3>)],
     buffer: false,
     reject: false,
     cleanup: true,

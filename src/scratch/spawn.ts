@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { ScratchUnavailableError } from '../errors.js';
 import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
 import { runToolText } from '../pipeline/spawn.js';
+import { childCommand } from '../pipeline/child.js';
 
 /** How to start the server. */
 export interface SpawnOptions {
@@ -133,7 +134,9 @@ export async function spawnServer(o: SpawnOptions): Promise<SpawnedServer> {
       ...profileArgs(o, isMaria),
       ...(o.extraArgs ?? []),
     ];
-    const child = spawn(server, args, { stdio: 'ignore' });
+    // Started to die with us (setpriv --pdeathsig); the watchdog then removes the datadir.
+    const cmd = childCommand(server, args) ?? { file: server, args };
+    const child = spawn(cmd.file, cmd.args, { stdio: 'ignore' });
     const entry = { child, datadir: root };
     live.add(entry);
     installExitHook();

@@ -42,7 +42,7 @@ export async function dumpWithMysqldump(ctx: DumpContext): Promise<DumpResult> {
     // The dump is relayed through Node, which scans it on the way to zstd.
     // (Linking dump | tee | zstd by file descriptors, with Node reading a tap,
     // measured slower with the real dump tool: see the notes in scripts/bench.mjs.)
-    const dump = runTool(tool, [...cred, ...args], { signal: ctx.signal, label: tool, installHint: INSTALL_HINT });
+    const dump = runTool(tool, [...cred.args, ...args], { fds: cred.fds, signal: ctx.signal, label: tool, installHint: INSTALL_HINT });
     const raw = dump.stdout.pipe(scanner);
     dump.stdout.once('error', (err) => scanner.destroy(err));
     const stored = await uploadCompressed(raw, ctx.objects, dataName, { codec: ctx.codec, signal: ctx.signal, sizeHint: ctx.sizeHint });

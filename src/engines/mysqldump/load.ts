@@ -18,7 +18,7 @@ export async function loadWithMysqlClient(ctx: LoadContext): Promise<LoadResult>
   const samples: string[] = [];
   await withClientCredentials(ctx.target, async (cred) => {
     for (const obj of ordered) {
-      const args = [...cred, '--binary-mode', '--batch', '--max-allowed-packet=1G', '--show-warnings'];
+      const args = [...cred.args, '--binary-mode', '--batch', '--max-allowed-packet=1G', '--show-warnings'];
       if (ctx.noBinlog) args.push('--init-command=SET SESSION sql_log_bin=0');
       const base = bytesRead;
       await downloadInto(
@@ -27,6 +27,7 @@ export async function loadWithMysqlClient(ctx: LoadContext): Promise<LoadResult>
         {
           command: client,
           args,
+          fds: cred.fds,
           label: `${client} (loading ${obj.role})`,
           installHint: 'install the client tools (apt-get install mariadb-client)',
           onStdout: (out) =>

@@ -14,7 +14,8 @@ import { startMariaDB, type TestServer } from '../../helpers/mariadb.js';
 import { startS3, type S3Sandbox } from '../../helpers/s3.js';
 import { writeTestConfig } from '../../helpers/config.js';
 import { cli, cliSpawn } from '../../helpers/cli.js';
-import { waitForStderr, sleep } from '../../helpers/wait.js';
+import { waitFor, waitForStderr, sleep } from '../../helpers/wait.js';
+import { alive, cmdline, descendants } from '../../helpers/procs.js';
 
 let source: TestServer;
 let s3: S3Sandbox;
@@ -128,6 +129,22 @@ describe('backup failures', () => {
     } finally {
       await own.stop();
     }
+  });
+
+  it('after kill -9 leaves no password on disk and no child process running', async () => {
+    const t = await writeTestConfig(source, account, { kind: 'fs' }, SLOW);
+    const tmp = await mkdtemp(path.join(tmpdir(), 'bt-tmp-'));
+    const child = cliSpawn(['backup', '--config', t.file], { env: { TMPDIR: tmp } });
+    await waitForStderr(child, /backup started/);
+    await sleep(500);
+    const kids = descendants(child.pid!);
+    expect(kids.map(cmdline).join('\n')).toMatch(/mariadb-dump --defaults-extra-file=\/dev\/fd\/3/);
+    // The options reach the tools by file descriptor: no file with the password exists, even now.
+    expect(readdirSync(tmp)).toEqual([]);
+    child.kill('SIGKILL');
+    await child;
+    await waitFor(() => kids.every((k) => !alive(k)), 'every child of the killed backup to die', 5000, 100);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 
   it('after kill -9 lists no backup, and the next backup removes the leftovers', async () => {

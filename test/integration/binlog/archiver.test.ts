@@ -13,6 +13,7 @@ import { writeTestConfig, type TestConfig } from '../../helpers/config.js';
 import { cli, cliSpawn } from '../../helpers/cli.js';
 import { WORKLOAD_SCHEMA, Workload, idsOn, sleep } from '../../helpers/workload.js';
 import { waitFor, waitForStderr } from '../../helpers/wait.js';
+import { alive, cmdline, descendants } from '../../helpers/procs.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -103,9 +104,13 @@ describe('the binlog archiver', () => {
     await waitForStderr(archiver, /binlog archiving started/);
     work.start(30);
     await sleep(1500);
+    const stream = descendants(archiver.pid!).filter((p) => /mariadb-binlog .*--stop-never/.test(cmdline(p)));
+    expect(stream).toHaveLength(1);
     archiver.kill('SIGKILL');
     await archiver;
-    await sleep(800);
+    // The replication stream dies with the archiver: it must not go on streaming.
+    await waitFor(() => !alive(stream[0]!), 'the mariadb-binlog child of the killed archiver to die', 5000, 100);
+    await sleep(300);
     archiver = startArchiver(t);
     await waitForStderr(archiver, /binlog archiving started/);
     await sleep(1000);

@@ -95,6 +95,13 @@ export class ChecksumError extends BacktrackError {
   }
 }
 
+/** A backup's manifest cannot be read or does not describe a backup: the backup cannot be used as it is. */
+export class DamagedBackupError extends BacktrackError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message, { code: 'BACKUP_DAMAGED', exit: 'verificationFailed', details });
+  }
+}
+
 /** A drill ran and at least one check failed: the backup is not proven. */
 export class VerificationFailedError extends BacktrackError {
   constructor(message: string, details: Record<string, unknown> = {}) {

@@ -52,18 +52,36 @@ export async function takeBackup(o: BackupOptions): Promise<Manifest> {
     await checkInventoryUnchanged(spec, schemas, inventory);
     // 5. Commit: the manifest is the last object written.
     const manifest = buildManifest(o.source.name, id, server, started, dump, inventory);
-    await o.repo.commitManifest(manifest);
+    await commit(o, manifest);
     log.info({ size: manifest.objects.reduce((s, x) => s + x.size, 0), snapshot: manifest.snapshot }, 'backup committed');
-    await audit(o, id, 'ok', started);
+    // 6. The audit trail records the commit (the leftover cleanup trusts it).
+    await audit(o, id, 'ok', started).catch((err: unknown) => log.error({ err }, 'the backup is committed, but its audit event could not be written'));
     return manifest;
   } catch (err) {
     const e = asBacktrackError(err);
     log.error({ err: e }, 'backup failed; nothing was committed');
-    await o.repo.discardBackup(o.source.name, id).catch((cleanupErr: unknown) => log.warn({ err: cleanupErr }, 'could not remove the failed backup\'s objects; the next backup or prune removes them'));
+    if (e.code !== 'COMMIT_UNKNOWN') await o.repo.discardBackup(o.source.name, id).catch((cleanupErr: unknown) => log.warn({ err: cleanupErr }, 'could not remove the failed backup\'s objects; the next backup or prune removes them'));
     await audit(o, id, e.code === 'INTERRUPTED' ? 'interrupted' : 'failed', started, e.message).catch(() => undefined);
     throw e;
   } finally {
     await lock.release();
+  }
+}
+
+/**
+ * Write the manifest. A write that reports failure may still have landed
+ * (a lost response): then the backup is committed, and treating it as
+ * failed would delete a committed backup. So a failed commit is checked;
+ * only a manifest that is certainly absent fails the backup, and when even
+ * that cannot be known, the objects are kept for the next run to judge.
+ */
+async function commit(o: BackupOptions, manifest: Manifest): Promise<void> {
+  try {
+    await o.repo.commitManifest(manifest);
+  } catch (err) {
+    const landed = await o.repo.hasManifest(manifest.source, manifest.id).catch(() => undefined);
+    if (landed === true) return;
+    throw landed === false ? err : new BacktrackError(`${asBacktrackError(err).message}; whether the manifest was written is unknown, so the backup's objects are kept (the next backup judges them)`, { code: 'COMMIT_UNKNOWN', cause: err });
   }
 }
 

@@ -6,7 +6,9 @@
  */
 import type { Config, SourceConfig } from '../config/schema.js';
 import { readApiTokens } from '../config/secrets.js';
-import { asBacktrackError } from '../errors.js';
+import { BacktrackError, asBacktrackError } from '../errors.js';
+import { loadChain } from '../binlog/chain.js';
+import type { Repository } from '../repository/repository.js';
 import { closeQuietly, connect } from '../mysql/connect.js';
 import { canWriteHeartbeat, checkGrants, grantStatement } from '../mysql/grants.js';
 import { serverInfo, type ServerInfo } from '../mysql/server.js';
@@ -31,24 +33,41 @@ const warn = (name: string, detail: string, fix?: string): CheckResult => ({ nam
 /** Run every check; never throws for a failed check. */
 export async function runChecks(cfg: Config, configFile: string): Promise<CheckResult[]> {
   const results: CheckResult[] = [ok('config', `${configFile} is valid (${cfg.sources.length} source${cfg.sources.length === 1 ? '' : 's'})`)];
-  results.push(await checkRepository(cfg));
+  const repo = await openRepository(cfg, 'read').catch((err: unknown) => asBacktrackError(err));
+  results.push(await checkRepository(repo));
   if (cfg.http.tokenFile) results.push(checkTokens(cfg.http.tokenFile));
-  for (const s of cfg.sources) results.push(...(await checkSource(cfg, s)));
+  for (const s of cfg.sources) {
+    results.push(...(await checkSource(cfg, s)));
+    if (!(repo instanceof BacktrackError)) results.push(await checkContents(repo, s));
+  }
   return results;
 }
 
-async function checkRepository(cfg: Config): Promise<CheckResult> {
-  let repo;
-  try {
-    repo = await openRepository(cfg, 'read');
-  } catch (err) {
-    return fail('repository', asBacktrackError(err).message, 'fix repository.url');
-  }
+async function checkRepository(repo: Repository | BacktrackError): Promise<CheckResult> {
+  if (repo instanceof BacktrackError) return fail('repository', repo.message, 'fix repository.url');
   try {
     await repo.probeWritable();
     return ok('repository', `${repo.location} is reachable and writable`);
   } catch (err) {
     return fail('repository', asBacktrackError(err).message, 'fix repository.url / repository.s3, the credentials, or the directory permissions');
+  }
+}
+
+/** What the repository holds for a source: backups Backtrack cannot use, and gaps, need a person. */
+async function checkContents(repo: Repository, s: SourceConfig): Promise<CheckResult> {
+  const name = `source ${s.name}: repository contents`;
+  try {
+    const { backups, damaged, orphans } = await repo.listBackups(s.name);
+    const gaps = (await loadChain(repo, s.name)).flatMap((t) => t.gaps);
+    const problems = [
+      ...damaged.map((d) => `damaged backup ${d.id}`),
+      ...orphans.map((o) => `orphan backup ${o.id} (committed ${o.committedAt}, manifest missing)`),
+      ...gaps.map((g) => `binlog gap in ${g.timeline}: ${g.detail}`),
+    ];
+    if (problems.length === 0) return ok(name, `${backups.length} committed backup(s), no damaged or orphaned backup, no binlog gap`);
+    return fail(name, problems.join('; '), 'backtrack list shows each; restore by hand from an orphan\'s objects if you need it, remove unusable backups with backtrack prune --orphans, and take a backup after a gap');
+  } catch (err) {
+    return fail(name, asBacktrackError(err).message);
   }
 }
 

@@ -29,6 +29,10 @@ export interface SourceListing {
   source: string;
   backups: ListedBackup[];
   leftovers: Array<{ id: string; objects: number }>;
+  /** Backups whose manifest cannot be used: kept until prune --orphans. */
+  damaged: Array<{ id: string; reason: string; objects: number }>;
+  /** Backups the audit trail records as committed whose manifest is missing: kept until prune --orphans. */
+  orphans: Array<{ id: string; committedAt: string; objects: number }>;
   /** The newest gap-free window, and any older ones. */
   window: RestorableWindow | null;
   windows: RestorableWindow[];
@@ -37,7 +41,7 @@ export interface SourceListing {
 
 /** Gather the listing of one source. */
 export async function listSource(repo: Repository, source: SourceConfig): Promise<SourceListing> {
-  const { backups, leftovers } = await repo.listBackups(source.name);
+  const { backups, leftovers, damaged, orphans } = await repo.listBackups(source.name);
   const timelines = await loadChain(repo, source.name);
   const drills = latestDrillByBackup(await repo.listDrillReports(source.name));
   const windows = restorableWindows(timelines, backups.map((b) => b.manifest)).sort((a, b) => (a.to < b.to ? -1 : 1));
@@ -63,6 +67,8 @@ export async function listSource(repo: Repository, source: SourceConfig): Promis
       drill: ((d) => (d ? { verdict: d.verdict, at: d.finishedAt, failedChecks: d.failedChecks, rtoSeconds: d.rto.seconds } : null))(drills.get(m.id)),
     })),
     leftovers: leftovers.map((l) => ({ id: l.id, objects: l.keys.length })),
+    damaged: damaged.map((d) => ({ id: d.id, reason: d.reason, objects: d.keys.length })),
+    orphans: orphans.map((o) => ({ id: o.id, committedAt: o.committedAt, objects: o.keys.length })),
   };
 }
 
@@ -87,6 +93,10 @@ export function renderListing(l: SourceListing, now = new Date()): string {
   for (const w of l.windows.slice(0, -1)) lines.push(`  older window:      ${isoSeconds(w.from)} .. ${isoSeconds(w.to)} (from backup ${w.fromBackup})`);
   for (const t of l.binlog.timelines) lines.push(`  binlog timeline ${t.id}: ${t.files} file(s), newest transaction ${t.lastTransactionTime ? `${isoSeconds(t.lastTransactionTime)} (${ago(t.lastTransactionTime, now)})` : 'none'}`);
   for (const g of l.binlog.gaps) lines.push(`  GAP in ${g.timeline}: ${g.detail}${g.before ? ` (after ${g.before.file}:${g.before.offset})` : ''}`);
+  for (const d of l.damaged) lines.push(`  DAMAGED backup ${d.id}: ${d.reason}`);
+  for (const o of l.orphans) {
+    lines.push(`  ORPHAN backup ${o.id}: committed ${isoSeconds(o.committedAt)} (audit trail), but its manifest is missing; its ${o.objects} object(s) are kept (restore by hand, see README), remove with backtrack prune --orphans`);
+  }
   if (l.leftovers.length) {
     lines.push(`  note: ${l.leftovers.length} failed backup(s) left objects without a manifest (${l.leftovers.map((x) => x.id).join(', ')}); they are not backups and are removed by the next backup or prune`);
   }

@@ -5,7 +5,7 @@ import { cliActor } from '../repository/audit.js';
 import { openRepository } from '../runtime/context.js';
 import { bool, str, type Command } from './command.js';
 
-function render(source: string, r: PruneResult): string {
+function render(source: string, r: PruneResult, orphans: boolean): string {
   const d = r.decision;
   return [
     `source ${source}: ${r.dryRun ? 'would delete' : 'deleted'} ${d.remove.length} backup(s), ${d.removeBinlogs.length} binlog file(s), ${d.removeTimelines.length} timeline(s); keeps ${d.keep.length} backup(s)`,
@@ -13,23 +13,26 @@ function render(source: string, r: PruneResult): string {
     ...d.remove.map((k) => `  ${r.dryRun ? 'would delete' : 'DELETED'} ${k.id}  (${k.reason})`),
     ...d.removeBinlogs.map((b) => `  ${r.dryRun ? 'would delete' : 'DELETED'} binlog ${b.timeline}/${b.file}  (${b.reason})`),
     ...d.removeTimelines.map((t) => `  ${r.dryRun ? 'would delete' : 'DELETED'} timeline ${t.timeline}  (${t.reason})`),
+    ...r.unusable.map((u) => `  ${u.deleted ? 'DELETED' : r.dryRun && orphans ? 'would delete' : 'kept'} ${u.kind} backup ${u.id}  (${u.why})${u.deleted || orphans ? '' : '; --orphans deletes it'}`),
   ].join('\n');
 }
 
 export const pruneCommand: Command = {
   name: 'prune',
   summary: 'apply retention: delete backups and binlog files no rule keeps',
-  usage: 'backtrack prune [--source NAME] [--dry-run] [--json]',
+  usage: 'backtrack prune [--source NAME] [--dry-run] [--orphans] [--json]',
   options: {
     source: { type: 'string', arg: 'NAME', description: 'only this source (default: every source)' },
     'dry-run': { type: 'boolean', description: 'list what would be deleted and why; delete nothing' },
+    orphans: { type: 'boolean', description: 'also delete backups Backtrack cannot use: orphans (committed, manifest missing) and damaged ones; without it they are kept' },
   },
-  details: 'Rules: retention.keepLast, keepDaily, keepWeekly, keepMonthly, keepWithin; the newest backup that passed a drill is always kept. Binlog files go only where no kept backup and no part of the kept recovery window needs them. Each deletion is an audit event.',
+  details: 'Rules: retention.keepLast, keepDaily, keepWeekly, keepMonthly, keepWithin; the newest backup that passed a drill is always kept. Binlog files go only where no kept backup and no part of the kept recovery window needs them. Each deletion is an audit event. Backups Backtrack cannot use (a damaged manifest, or an orphan: committed according to the audit trail, manifest missing) are never deleted by retention; --orphans deletes them.',
   async run(ctx) {
     const name = str(ctx, 'source');
     const sources = name ? [selectSource(ctx.cfg, name)] : ctx.cfg.sources;
     const dryRun = bool(ctx, 'dry-run');
-    const common = { cfg: ctx.cfg, log: ctx.log, actor: cliActor() };
+    const orphans = bool(ctx, 'orphans');
+    const common = { cfg: ctx.cfg, log: ctx.log, actor: cliActor(), orphans };
     const out: Array<{ source: string; result: PruneResult }> = [];
     if (dryRun) {
       const repo = await openRepository(ctx.cfg, 'read', ctx.log);
@@ -38,6 +41,6 @@ export const pruneCommand: Command = {
       const repo = await openRepository(ctx.cfg, 'write', ctx.log);
       for (const source of sources) out.push({ source: source.name, result: await pruneSource({ ...common, source, repo, dryRun: false }) });
     }
-    return { json: { dryRun, sources: out.map((o) => ({ source: o.source, ...o.result })) }, text: out.map((o) => render(o.source, o.result)).join('\n\n') };
+    return { json: { dryRun, sources: out.map((o) => ({ source: o.source, ...o.result })) }, text: out.map((o) => render(o.source, o.result, orphans)).join('\n\n') };
   },
 };

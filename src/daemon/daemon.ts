@@ -81,8 +81,10 @@ export class Daemon {
     for (const s of this.o.cfg.sources.filter((x) => !only || x.name === only)) {
       const l = { source: s.name };
       try {
-        const { backups } = await repo.listBackups(s.name);
+        const { backups, damaged, orphans } = await repo.listBackups(s.name);
         const manifests = backups.map((b) => b.manifest);
+        this.metrics.backupsUnusable.set({ ...l, kind: 'damaged' }, damaged.length);
+        this.metrics.backupsUnusable.set({ ...l, kind: 'orphan' }, orphans.length);
         const timelines = await loadChain(repo, s.name);
         const windows = restorableWindows(timelines, manifests).sort((a, b) => (a.to < b.to ? -1 : 1));
         const w = windows[windows.length - 1];
@@ -124,9 +126,9 @@ export class Daemon {
         sources: this.o.cfg.sources.map((s, i) => ({ name: s.name, leader: this.sources[i]?.leader.isLeader ?? false, schedules: { backup: s.backup.schedule ?? null, drill: s.verify.schedule ?? null, prune: s.prune.schedule ?? null }, binlog: s.binlog.enabled })),
       }),
       backups: async (source) => {
-        const { backups } = await this.repo!.listBackups(source);
+        const { backups, damaged, orphans } = await this.repo!.listBackups(source);
         const drills = latestDrillByBackup(await this.repo!.listDrillReports(source));
-        return { source, backups: backups.map(({ manifest: m }) => ({ id: m.id, startedAt: m.startedAt, finishedAt: m.finishedAt, bytes: m.objects.reduce((a, x) => a + x.size, 0), snapshot: m.snapshot, drill: drills.get(m.id) ? { verdict: drills.get(m.id)!.verdict, at: drills.get(m.id)!.finishedAt } : null })) };
+        return { source, damaged: damaged.map((d) => ({ id: d.id, reason: d.reason })), orphans: orphans.map((o) => ({ id: o.id, committedAt: o.committedAt })), backups: backups.map(({ manifest: m }) => ({ id: m.id, startedAt: m.startedAt, finishedAt: m.finishedAt, bytes: m.objects.reduce((a, x) => a + x.size, 0), snapshot: m.snapshot, drill: drills.get(m.id) ? { verdict: drills.get(m.id)!.verdict, at: drills.get(m.id)!.finishedAt } : null })) };
       },
       drills: async (source) => ({ source, drills: await this.repo!.listDrillReports(source) }),
       window: async (source) => {

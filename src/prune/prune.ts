@@ -21,6 +21,8 @@ interface PruneCommon {
   log: Logger;
   actor: Actor;
   now?: Date;
+  /** Also delete backups Backtrack cannot use: orphans (manifest missing) and damaged ones. */
+  orphans?: boolean;
 }
 
 /** A dry run only reads; deleting needs the write role. */
@@ -31,6 +33,8 @@ export interface PruneResult {
   dryRun: boolean;
   deletedObjects: number;
   leftovers: string[];
+  /** Orphaned and damaged backups: deleted with `orphans`, otherwise kept and listed here. */
+  unusable: Array<{ id: string; kind: 'orphan' | 'damaged'; why: string; deleted: boolean }>;
 }
 
 /** Apply retention to one source. */
@@ -39,12 +43,16 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
   const lock = o.dryRun ? undefined : await acquireLock(sourceSpec(o.source), o.source.name, 'backup');
   try {
     // 1. What there is, and what the policy keeps.
-    const { backups } = await o.repo.listBackups(o.source.name);
+    const { backups, orphans, damaged } = await o.repo.listBackups(o.source.name);
+    const unusable: PruneResult['unusable'] = [
+      ...orphans.map((x) => ({ id: x.id, kind: 'orphan' as const, why: `committed ${x.committedAt}, manifest missing`, deleted: false })),
+      ...damaged.map((x) => ({ id: x.id, kind: 'damaged' as const, why: x.reason, deleted: false })),
+    ];
     const drills = latestDrillByBackup(await o.repo.listDrillReports(o.source.name));
     const timelines = await loadChain(o.repo, o.source.name);
     const drilledOk = new Set([...drills.values()].filter((d) => d.verdict === 'passed').map((d) => d.backupId));
     const decision = decideRetention({ backups: backups.map((b) => b.manifest), drilledOk, timelines, policy: o.cfg.retention, now: o.now ?? new Date() });
-    if (o.dryRun) return { decision, dryRun: true, deletedObjects: 0, leftovers: [] };
+    if (o.dryRun) return { decision, dryRun: true, deletedObjects: 0, leftovers: [], unusable };
     const repo = o.repo;
     let deleted = 0;
     // 2. Backups: the manifest goes first.
@@ -69,8 +77,18 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
     // 4. Leftovers of failed backups (we hold the backup lock).
     const leftovers = await repo.removeLeftovers(o.source.name);
     if (leftovers.length) await audit(o, 'delete-leftovers', { objects: leftovers.length });
+    // 5. Orphaned and damaged backups only when asked: they may be all a person has.
+    if (o.orphans) {
+      for (const u of unusable) {
+        const keys = await repo.deleteUnusable(o.source.name, u.id);
+        deleted += keys.length;
+        u.deleted = true;
+        await audit(o, `delete-${u.kind}`, { backupId: u.id, reason: u.why, objects: keys.length });
+        log.info({ backupId: u.id, kind: u.kind }, `deleted ${u.kind} backup`);
+      }
+    }
     log.info({ deleted, kept: decision.keep.length }, 'retention applied');
-    return { decision, dryRun: false, deletedObjects: deleted + leftovers.length, leftovers };
+    return { decision, dryRun: false, deletedObjects: deleted + leftovers.length, leftovers, unusable };
   } finally {
     await lock?.release();
   }

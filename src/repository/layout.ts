@@ -37,6 +37,13 @@ export function newBackupId(at: Date = new Date()): string {
 
 export const BACKUP_ID = /^\d{8}T\d{6}Z-[0-9a-f]{4}$/;
 
+/** What an audit key says about itself: the action, and for new keys the backup id and outcome. */
+export function parseAuditKey(key: string): { action: string; backupId?: string; outcome?: string } | undefined {
+  const m = /\/\d{8}T\d{6}\.\d{3}Z-(.+)-[0-9a-f]{4}(?:\.(\d{8}T\d{6}Z-[0-9a-f]{4})\.([a-z]+))?\.json$/.exec(key);
+  if (!m) return undefined;
+  return { action: m[1] as string, ...(m[2] ? { backupId: m[2], outcome: m[3] as string } : {}) };
+}
+
 export const keys = {
   backupsPrefix: (source: string) => `${source}/backups/`,
   backupPrefix: (source: string, id: string) => `${source}/backups/${id}/`,
@@ -45,9 +52,18 @@ export const keys = {
   drillsPrefix: (source: string) => `${source}/drills/`,
   drill: (source: string, at: Date, backupId: string) => `${source}/drills/${compactTime(at)}-${backupId}.json`,
   auditPrefix: () => 'audit/',
-  audit: (at: Date, action: string) => {
-    const iso = at.toISOString();
-    return `audit/${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${compactTimeMs(at)}-${action}-${randomBytes(2).toString('hex')}.json`;
+  auditDay: (day: Date) => {
+    const iso = day.toISOString();
+    return `audit/${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/`;
+  },
+  /**
+   * An audit event's key. Events about a backup also carry its id and the
+   * outcome in the name (`...-backup-1a2b.<backup-id>.ok.json`), so "was
+   * this backup ever committed?" is answered by a listing.
+   */
+  audit: (at: Date, action: string, about?: { backupId?: string | undefined; outcome: string }) => {
+    const tail = about?.backupId ? `.${about.backupId}.${about.outcome}` : '';
+    return `${keys.auditDay(at)}${compactTimeMs(at)}-${action}-${randomBytes(2).toString('hex')}${tail}.json`;
   },
 };
 

@@ -16,13 +16,13 @@
  */
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { NotFoundError, StorageError } from '../errors.js';
+import { DamagedBackupError, NotFoundError, StorageError } from '../errors.js';
 import { ScopedStore } from '../storage/scoped.js';
-import type { ObjectReader, ObjectStore, ObjectWriter } from '../storage/store.js';
+import type { ObjectInfo, ObjectReader, ObjectStore, ObjectWriter } from '../storage/store.js';
 import { getBytes, getJson, putJson } from '../storage/util.js';
 import { AuditEventSchema, type AuditEvent, type AuditInput } from './audit.js';
 import { DrillReportSchema, type DrillReport } from './drills.js';
-import { BACKUP_ID, FORMAT_KEY, MANIFEST_NAME, REPOSITORY_FORMAT, binlogKeys, keys } from './layout.js';
+import { BACKUP_ID, FORMAT_KEY, MANIFEST_NAME, REPOSITORY_FORMAT, binlogKeys, keys, parseAuditKey } from './layout.js';
 import { ManifestSchema, type Manifest } from './manifest.js';
 import { GapSchema, SidecarSchema, type GapRecord, type Sidecar } from './sidecar.js';
 
@@ -34,12 +34,42 @@ export interface BackupEntry {
   manifest: Manifest;
 }
 
-/** Objects of a backup that never got its manifest (a crash or a failure). */
+/** Objects of a backup that never committed (a crash or a failure): safe to remove. */
 export interface Leftover {
   id: string;
   keys: string[];
   newest: Date;
 }
+
+/** A backup whose manifest exists but cannot be used: unreadable, of the wrong shape, or not this backup's. */
+export interface DamagedBackup {
+  id: string;
+  reason: string;
+  keys: string[];
+}
+
+/**
+ * A backup the audit trail records as committed whose manifest is missing:
+ * its objects may be all a person has, so it is kept and shown until
+ * `prune --orphans` removes it.
+ */
+export interface OrphanBackup {
+  id: string;
+  keys: string[];
+  /** When the audit trail recorded its commit. */
+  committedAt: string;
+}
+
+/** Every backup folder of a source, sorted into what it is. */
+export interface BackupListing {
+  backups: BackupEntry[];
+  damaged: DamagedBackup[];
+  orphans: OrphanBackup[];
+  leftovers: Leftover[];
+}
+
+/** How long after its start a backup's commit is looked for in the audit trail. */
+const COMMIT_WINDOW_DAYS = 7;
 
 /** What the binlog area of a source holds: every sidecar and gap record. */
 export interface BinlogRecords {
@@ -74,46 +104,98 @@ export class Repository {
 
   // ---- backups -------------------------------------------------------
 
-  /** Committed backups of a source (oldest first), and leftovers of failed ones. */
-  async listBackups(source: string): Promise<{ backups: BackupEntry[]; leftovers: Leftover[] }> {
-    const objects = await this.store.list(keys.backupsPrefix(source));
-    const byId = new Map<string, typeof objects>();
-    for (const o of objects) {
-      const id = o.key.slice(keys.backupsPrefix(source).length).split('/')[0] ?? '';
-      if (!BACKUP_ID.test(id)) continue;
-      byId.set(id, [...(byId.get(id) ?? []), o]);
+  /**
+   * Every backup folder of a source, oldest first: committed backups, and
+   * the ones that are not (damaged manifests, orphans, leftovers). One bad
+   * folder never stops the listing of the others.
+   */
+  async listBackups(source: string): Promise<BackupListing> {
+    const prefix = keys.backupsPrefix(source);
+    const byId = new Map<string, ObjectInfo[]>();
+    for (const o of await this.store.list(prefix)) {
+      const id = o.key.slice(prefix.length).split('/')[0] ?? '';
+      if (BACKUP_ID.test(id)) byId.set(id, [...(byId.get(id) ?? []), o]);
     }
-    const backups: BackupEntry[] = [];
-    const leftovers: Leftover[] = [];
+    const out: BackupListing = { backups: [], damaged: [], orphans: [], leftovers: [] };
+    const unmanifested: Array<[string, ObjectInfo[]]> = [];
     for (const [id, objs] of [...byId.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      if (objs.some((o) => o.key.endsWith(`/${MANIFEST_NAME}`))) {
-        backups.push({ id, manifest: await this.readManifest(source, id) });
-      } else {
-        leftovers.push({ id, keys: objs.map((o) => o.key), newest: new Date(Math.max(...objs.map((o) => o.lastModified.getTime()))) });
+      if (!objs.some((o) => o.key.endsWith(`/${MANIFEST_NAME}`))) {
+        unmanifested.push([id, objs]);
+        continue;
+      }
+      try {
+        out.backups.push({ id, manifest: await this.readManifest(source, id) });
+      } catch (err) {
+        if (!(err instanceof DamagedBackupError)) throw err;
+        out.damaged.push({ id, reason: err.message, keys: objs.map((o) => o.key) });
       }
     }
-    return { backups, leftovers };
+    const committed = await this.committedBackups(source, unmanifested.map(([id]) => id));
+    for (const [id, objs] of unmanifested) {
+      const at = committed.get(id);
+      if (at) out.orphans.push({ id, keys: objs.map((o) => o.key), committedAt: at });
+      else out.leftovers.push({ id, keys: objs.map((o) => o.key), newest: new Date(Math.max(...objs.map((o) => o.lastModified.getTime()))) });
+    }
+    return out;
   }
 
-  /** Read and validate one manifest. */
+  /**
+   * Read and validate one manifest. A manifest that is not JSON, not of the
+   * manifest's shape, or about another backup is DamagedBackupError (exit 3);
+   * a missing one NotFoundError; a failing repository StorageError.
+   */
   async readManifest(source: string, id: string): Promise<Manifest> {
     if (!BACKUP_ID.test(id)) throw new NotFoundError(`"${id}" is not a backup id (they look like 20261125T030000Z-ab12); see backtrack list`);
     const key = keys.manifest(source, id);
+    const damaged = (why: string) => new DamagedBackupError(`backup ${id} of source ${source} is damaged: its manifest ${key} ${why}; Backtrack cannot use it (its objects are kept: see "restore by hand" in README, or remove it with backtrack prune --orphans)`, { backupId: id, key });
     let raw: unknown;
     try {
-      raw = await getJson(this.store, key);
+      raw = JSON.parse((await getBytes(this.store, key)).toString('utf8'));
     } catch (err) {
       if (err instanceof NotFoundError) {
         throw new NotFoundError(`backup ${id} of source ${source} does not exist in ${this.location} (no committed manifest); see backtrack list`, { backupId: id });
       }
-      if (err instanceof SyntaxError) throw new StorageError(`manifest ${key} is not valid JSON: ${err.message}; the backup cannot be used`, err);
+      if (err instanceof SyntaxError) throw damaged(`is not valid JSON (${err.message})`);
       throw err;
     }
     const parsed = ManifestSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new StorageError(`manifest ${key} is damaged (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}); the backup cannot be used`);
+      const issue = parsed.error.issues[0];
+      throw damaged(`does not have the manifest's shape (${issue?.path.join('.') || '(top level)'}: ${issue?.message})`);
     }
+    if (parsed.data.id !== id || parsed.data.source !== source) throw damaged(`describes backup ${parsed.data.id} of source ${parsed.data.source}, not this one`);
     return parsed.data;
+  }
+
+  /**
+   * Which of these backup ids the audit trail records as committed, and
+   * when. A backup's commit is audited when it ends, within days of its id's
+   * time; the days after each id are listed (new audit keys name the backup
+   * and the outcome; older ones are read).
+   */
+  async committedBackups(source: string, ids: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (ids.length === 0) return found;
+    const days = new Set<string>();
+    for (const id of ids) {
+      const start = Date.parse(`${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}T00:00:00Z`);
+      for (let d = 0; d <= COMMIT_WINDOW_DAYS && start + d * 86_400_000 <= Date.now(); d++) days.add(keys.auditDay(new Date(start + d * 86_400_000)));
+    }
+    const wanted = new Set(ids);
+    for (const day of days) {
+      for (const o of await this.store.list(day)) {
+        const k = parseAuditKey(o.key);
+        if (!k || k.action !== 'backup' || (k.backupId && (!wanted.has(k.backupId) || k.outcome !== 'ok'))) continue;
+        const ev = AuditEventSchema.safeParse(await getJson(this.store, o.key).catch(() => undefined));
+        if (ev.success && ev.data.outcome === 'ok' && ev.data.source === source && ev.data.backupId && wanted.has(ev.data.backupId)) found.set(ev.data.backupId, ev.data.at);
+      }
+    }
+    return found;
+  }
+
+  /** Whether a backup's manifest exists (a commit that reported failure may have landed). */
+  async hasManifest(source: string, id: string): Promise<boolean> {
+    return (await this.store.head(keys.manifest(source, id))) !== undefined;
   }
 
   /** The objects of one backup, by name (data.sql.zst, users.sql.zst), read-only. */
@@ -152,7 +234,7 @@ export class Repository {
   async appendAudit(event: AuditInput): Promise<void> {
     const at = event.at ?? new Date();
     const full = AuditEventSchema.parse({ ...event, at: at.toISOString(), host: os.hostname(), pid: process.pid });
-    await putJson(this.store, keys.audit(at, event.action), full);
+    await putJson(this.store, keys.audit(at, event.action, { backupId: full.backupId, outcome: full.outcome }), full);
   }
 
   /** Audit events at or after `since`, oldest first. */
@@ -235,6 +317,11 @@ export class WritableRepository extends Repository {
   /** Delete a backup: the manifest first (it stops being a backup), then its objects. */
   async deleteBackup(source: string, id: string): Promise<string[]> {
     await this.store.delete(keys.manifest(source, id));
+    return this.deletePrefix(keys.backupPrefix(source, id));
+  }
+
+  /** Delete a backup Backtrack cannot use (an orphan or a damaged one): everything in its folder. */
+  async deleteUnusable(source: string, id: string): Promise<string[]> {
     return this.deletePrefix(keys.backupPrefix(source, id));
   }
 

@@ -2,8 +2,16 @@
  * The binlog archiver: streams a source's binary log over the replication
  * protocol (mariadb-binlog / mysqlbinlog --raw --stop-never) into a local
  * spool, and uploads it: new bytes of the active file every uploadInterval
- * as a piece, each closed file whole as soon as it closes (replacing its
- * pieces). It never rotates the source's logs.
+ * as a piece, pieces folded as they gather (fold.ts), and each closed file
+ * whole as soon as it closes (replacing its pieces). It never rotates the
+ * source's logs.
+ *
+ * Exactly one archiver per source: each session takes the source's binlog
+ * lock and keeps it (mysql/lock.ts acquireKeptLock) for as long as it
+ * streams; a lock that cannot be kept ends the session within
+ * daemon.leaderRetry, before anything more is uploaded. The CLI and the
+ * daemon run this same class: the CLI exits 5 when another process holds
+ * the lock (`onLockHeld: 'fail'`), the daemon waits for it (`'wait'`).
  *
  * Resuming is by the repository alone: on start (after a restart or kill -9)
  * it reads what is archived in the source's current timeline and streams
@@ -17,22 +25,24 @@ import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Config, SourceConfig } from '../config/schema.js';
-import { asBacktrackError } from '../errors.js';
+import { ChecksumError, LockHeldError, asBacktrackError } from '../errors.js';
 import { BinlogParser, type TransactionInfo } from '../mysql/binlog-events.js';
 import { withClientCredentials } from '../mysql/client.js';
 import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
 import { binlogStreamArgs } from '../mysql/flavor.js';
 import { GtidSet, formatGtid, type Flavor } from '../mysql/gtid.js';
+import { acquireKeptLock } from '../mysql/lock.js';
 import { serverInfo, type ServerInfo } from '../mysql/server.js';
 import type { Logger } from '../observability/logger.js';
-import { runTool, type ToolProcess } from '../pipeline/spawn.js';
-import { objectSuffix } from '../pipeline/stages.js';
-import { uploadCompressed } from '../pipeline/upload.js';
+import { runTool } from '../pipeline/spawn.js';
+import { hasher, objectSuffix } from '../pipeline/stages.js';
+import { uploadCompressed, type StoredObject } from '../pipeline/upload.js';
 import { binlogKeys } from '../repository/layout.js';
 import { segmentKey, type WritableRepository } from '../repository/repository.js';
 import { fileIndex, timelineOf, type GapRecord, type Sidecar, type SidecarTrx } from '../repository/sidecar.js';
 import { codecFor, sourceSpec, toolPaths } from '../runtime/context.js';
-import { findStartPoint } from './start-point.js';
+import { mergedFacts, nextFold } from './fold.js';
+import { findStartPoint, type StartPoint } from './start-point.js';
 
 /** What the archiver reports (metrics, tests, the daemon). */
 export interface ArchiverEvents {
@@ -41,6 +51,8 @@ export interface ArchiverEvents {
   /** Seconds the oldest not-yet-uploaded event has waited (0 when caught up). */
   onLag?: (seconds: number) => void;
   onError?: (err: unknown) => void;
+  /** The lock is held and streaming starts (true), or it ended (false). */
+  onStreaming?: (streaming: boolean) => void;
 }
 
 export interface ArchiverOptions {
@@ -49,6 +61,8 @@ export interface ArchiverOptions {
   repo: WritableRepository;
   log: Logger;
   events?: ArchiverEvents;
+  /** When another process holds the source's binlog lock: fail (the CLI, exit 5) or wait for it (the daemon). */
+  onLockHeld?: 'fail' | 'wait';
 }
 
 /** Statistics of a byte range being prepared for upload. */
@@ -59,6 +73,8 @@ interface RangeStats {
   gtids: GtidSet;
   firstEventTime?: number | undefined;
   lastEventTime?: number | undefined;
+  minTimestamp?: number | undefined;
+  maxTimestamp?: number | undefined;
 }
 
 /** One spool file being followed. */
@@ -69,12 +85,24 @@ interface Followed {
   readUpTo: number;
   /** Bytes of this file already in the repository. */
   uploadedUpTo: number;
+  /** The file's pieces in the repository, in offset order. */
+  pieces: Sidecar[];
   whole: RangeStats;
   pending: RangeStats;
   /** When the first event not yet uploaded was seen (for the lag). */
   pendingSince?: number | undefined;
   /** Being replaced by the whole file in the background. */
   consolidating?: boolean;
+}
+
+/** A session's fixed facts. */
+interface Session {
+  info: ServerInfo;
+  timeline: string;
+  followed: Map<string, Followed>;
+  resume: StartPoint;
+  /** Aborted when the lock is lost: in-flight uploads stop, nothing more goes up. */
+  lost: AbortSignal;
 }
 
 const newStats = (flavor: Flavor): RangeStats => ({ transactions: 0, gtids: new GtidSet(flavor) });
@@ -88,7 +116,6 @@ export class BinlogArchiver {
   private stopping = false;
   private stopSignal = new AbortController();
   private running?: Promise<void>;
-  private child?: ToolProcess | undefined;
   private consolidation?: Promise<void> | undefined;
   private readonly spec: ConnectionSpec;
   private readonly spoolDir: string;
@@ -100,7 +127,11 @@ export class BinlogArchiver {
     this.log = o.log.child({ source: o.source.name, job: 'binlog' });
   }
 
-  /** Start archiving in the background; idempotent. */
+  /**
+   * Start archiving in the background; idempotent. The promise settles when
+   * the archiver stops: resolved after stop(), rejected with LockHeldError
+   * when another process holds the lock and `onLockHeld` is 'fail'.
+   */
   start(): Promise<void> {
     this.running ??= this.loop();
     return this.running;
@@ -110,7 +141,7 @@ export class BinlogArchiver {
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
-    await this.running;
+    await this.running?.catch(() => undefined);
   }
 
   private async loop(): Promise<void> {
@@ -118,9 +149,15 @@ export class BinlogArchiver {
     while (!this.stopping) {
       const began = Date.now();
       try {
-        await this.session();
+        await this.locked();
       } catch (err) {
         if (this.stopping) break;
+        if (err instanceof LockHeldError) {
+          if ((this.o.onLockHeld ?? 'fail') === 'fail') throw err;
+          this.log.warn({ err: err.message }, 'another process archives this source; waiting for its lock');
+          await sleep(this.o.cfg.daemon.leaderRetry, this.stopSignal.signal);
+          continue;
+        }
         this.o.events?.onError?.(err);
         this.log.error({ err: asBacktrackError(err) }, 'binlog archiving interrupted; reconnecting');
       }
@@ -131,19 +168,39 @@ export class BinlogArchiver {
     }
   }
 
+  /** One session, under the source's binlog lock, kept for as long as it streams. */
+  private async locked(): Promise<void> {
+    const lock = await acquireKeptLock(this.spec, this.o.source.name, 'binlog', {
+      intervalMs: Math.max(100, Math.floor(this.o.cfg.daemon.leaderRetry / 2)),
+      onRetaken: () => this.log.warn('the binlog lock\'s session was lost and the lock re-taken; archiving goes on'),
+    });
+    const lost = new AbortController();
+    void lock.lost.then((err) => {
+      this.log.error({ err: err.message }, 'the binlog lock could not be kept: stopping this archiver (another may hold it now)');
+      lost.abort(err);
+    });
+    this.o.events?.onStreaming?.(true);
+    try {
+      await this.session(lost.signal);
+    } finally {
+      this.o.events?.onStreaming?.(false);
+      await lock.release();
+    }
+    if (lost.signal.aborted) throw lost.signal.reason as Error;
+  }
+
   /** One connection's worth of archiving: decide where to start, stream, upload. */
-  private async session(): Promise<void> {
+  private async session(lost: AbortSignal): Promise<void> {
     const info = await this.inspect();
     const timeline = timelineOf(info.flavor, info.identity);
-    const start = await this.startPoint(info, timeline);
+    const resume = await this.startPoint(timeline);
     await rm(this.spoolDir, { recursive: true, force: true });
     await mkdir(this.spoolDir, { recursive: true });
-    this.log.info({ timeline, file: start.file, resumeAt: start.uploadedUpTo }, 'binlog archiving started');
+    this.log.info({ timeline, file: resume.file, resumeAt: resume.uploadedUpTo }, 'binlog archiving started');
     const tool = toolPaths(this.o.cfg, info.flavor).binlog;
     const replicaId = this.o.source.binlog.replicaServerId ?? defaultReplicaServerId(this.o.source.name);
     await withClientCredentials(this.spec, async (cred) => {
-      const child = runTool(tool, [...cred.args, ...binlogStreamArgs(info.flavor, this.spoolDir, start.file, replicaId)], { fds: cred.fds, label: tool, stdin: 'ignore' });
-      this.child = child;
+      const child = runTool(tool, [...cred.args, ...binlogStreamArgs(info.flavor, this.spoolDir, resume.file, replicaId)], { fds: cred.fds, label: tool, stdin: 'ignore' });
       child.stdout.resume();
       let exited = false;
       const exit = child.done.then(
@@ -154,28 +211,29 @@ export class BinlogArchiver {
         },
       );
       exit.catch(() => undefined);
-      const followed = new Map<string, Followed>();
-      const ctx = { info, timeline, followed, resume: start };
+      const s: Session = { info, timeline, followed: new Map(), resume, lost };
       try {
         // Passes run at a fixed rate (not "interval after the last pass"), so
         // an upload's own time does not add to the recovery point lag.
-        while (!this.stopping && !exited) {
+        while (!this.stopping && !exited && !lost.aborted) {
           const began = Date.now();
-          await this.pass(ctx);
+          await this.pass(s);
           this.log.debug({ passMs: Date.now() - began }, 'archiver pass');
           const wait = Math.max(0, this.o.source.binlog.uploadInterval - (Date.now() - began));
-          await Promise.race([sleep(wait, this.stopSignal.signal), exit.catch(() => undefined)]);
+          await Promise.race([sleep(wait, AbortSignal.any([this.stopSignal.signal, lost])), exit.catch(() => undefined)]);
         }
-        // Whatever is complete goes up before we let go: on stop, and after the stream died.
-        await this.pass(ctx);
-        await this.consolidation;
+        // Whatever is complete goes up before we let go (on stop, and after the
+        // stream died), unless the lock is gone: then another archiver owns it.
+        if (!lost.aborted) {
+          await this.pass(s);
+          await this.consolidation;
+        }
       } finally {
         await this.consolidation?.catch(() => undefined);
         child.kill();
         await child.done.catch(() => undefined);
-        this.child = undefined;
       }
-      await exit; // a stream that died is an error (reconnect with backoff)
+      if (!lost.aborted) await exit; // a stream that died is an error (reconnect with backoff)
     });
   }
 
@@ -191,7 +249,7 @@ export class BinlogArchiver {
   }
 
   /** Where to stream from (recording a gap or a failover on the way). */
-  private async startPoint(info: ServerInfo, timeline: string): Promise<{ file: string; uploadedUpTo: number }> {
+  private async startPoint(timeline: string): Promise<StartPoint> {
     return findStartPoint({
       spec: this.spec,
       repo: this.o.repo,
@@ -205,33 +263,37 @@ export class BinlogArchiver {
   }
 
   /** Read what the stream wrote since the last pass and upload what is complete. */
-  private async pass(ctx: { info: ServerInfo; timeline: string; followed: Map<string, Followed>; resume: { file: string; uploadedUpTo: number } }): Promise<void> {
+  private async pass(s: Session): Promise<void> {
     const names = (await readdir(this.spoolDir)).filter((n) => !n.startsWith('.')).sort((a, b) => fileIndex(a) - fileIndex(b));
     let lag = 0;
     for (const [i, name] of names.entries()) {
-      let f = ctx.followed.get(name);
+      if (s.lost.aborted) return;
+      let f = s.followed.get(name);
       if (!f) {
-        const uploadedUpTo = name === ctx.resume.file ? ctx.resume.uploadedUpTo : 0;
-        f = this.follow(name, ctx.info.flavor, uploadedUpTo);
-        ctx.followed.set(name, f);
+        const resumed = name === s.resume.file;
+        f = this.follow(name, s.info.flavor, resumed ? s.resume.uploadedUpTo : 0, resumed ? s.resume.pieces : []);
+        s.followed.set(name, f);
       }
       if (f.consolidating) continue;
       await this.readNew(f);
       const complete = (f.parser.facts.closedBy !== undefined && f.parser.boundary === f.readUpTo) || i < names.length - 1;
       if (complete && f.uploadedUpTo <= 4) {
         // Catching up on a file nothing of which is archived: one object, in order.
-        await this.consolidate(ctx, f);
+        await this.consolidate(s, f);
         continue;
       }
       // New bytes first, as a piece: this is what keeps the recovery point lag low.
-      if (f.parser.boundary > Math.max(f.uploadedUpTo, 4)) await this.uploadPiece(ctx, f);
+      if (f.parser.boundary > Math.max(f.uploadedUpTo, 4)) {
+        await this.uploadPiece(s, f);
+        if (!complete) await this.fold(s, f);
+      }
       if (f.pendingSince !== undefined) lag = Math.max(lag, (Date.now() - f.pendingSince) / 1000);
       // A closed file's pieces are then replaced by the whole file, in the
       // background: a 1 GiB rotation must not hold up the next pieces.
       if (complete && !this.consolidation) {
         f.consolidating = true;
         const file = f;
-        this.consolidation = this.consolidate(ctx, file)
+        this.consolidation = this.consolidate(s, file)
           .catch((err: unknown) => {
             file.consolidating = false;
             this.log.warn({ file: file.name, err }, 'could not replace the pieces of a closed binlog file; its pieces stay, and it is retried');
@@ -243,19 +305,19 @@ export class BinlogArchiver {
   }
 
   /** Upload a complete file whole, then drop its pieces and its spool copy. */
-  private async consolidate(ctx: { info: ServerInfo; timeline: string; followed: Map<string, Followed> }, f: Followed): Promise<void> {
-    await this.uploadWhole(ctx, f);
-    ctx.followed.delete(f.name);
+  private async consolidate(s: Session, f: Followed): Promise<void> {
+    await this.uploadWhole(s, f);
+    s.followed.delete(f.name);
     await rm(path.join(this.spoolDir, f.name), { force: true });
   }
 
-  private follow(name: string, flavor: Flavor, uploadedUpTo: number): Followed {
-    const f: Followed = { name, readUpTo: 0, uploadedUpTo, whole: newStats(flavor), pending: newStats(flavor), parser: undefined as unknown as BinlogParser };
+  private follow(name: string, flavor: Flavor, uploadedUpTo: number, pieces: Sidecar[]): Followed {
+    const f: Followed = { name, readUpTo: 0, uploadedUpTo, pieces: [...pieces], whole: newStats(flavor), pending: newStats(flavor), parser: undefined as unknown as BinlogParser };
     f.parser = new BinlogParser(flavor, {
       onEvent: (e) => {
-        for (const s of e.end > f.uploadedUpTo ? [f.whole, f.pending] : [f.whole]) {
-          s.firstEventTime ??= e.timestamp;
-          s.lastEventTime = e.timestamp;
+        for (const st of e.end > f.uploadedUpTo ? [f.whole, f.pending] : [f.whole]) {
+          st.firstEventTime ??= e.timestamp;
+          st.lastEventTime = e.timestamp;
         }
         if (e.end > f.uploadedUpTo) f.pendingSince ??= Date.now();
       },
@@ -285,51 +347,84 @@ export class BinlogArchiver {
     }
   }
 
-  private async uploadPiece(ctx: { info: ServerInfo; timeline: string }, f: Followed): Promise<void> {
+  private async uploadPiece(s: Session, f: Followed): Promise<void> {
     const start = Math.max(f.uploadedUpTo, 0);
     const end = f.parser.boundary;
-    const suffix = objectSuffix(!!this.o.cfg.repository.encryption);
-    const name = binlogKeys.segmentName('piece', f.name, start, suffix);
-    const stored = await this.uploadRange(ctx, f.name, 'piece', start, end, name);
-    const sidecar = this.sidecar(ctx, f, 'piece', start, end, f.pending, name, stored, false);
-    if (start === 0 && f.parser.facts.startGtids) sidecar.startGtids = f.parser.facts.startGtids.toString();
-    await this.o.repo.putSidecar(sidecar);
+    const closed = f.parser.facts.closedBy !== undefined;
+    const sidecar = await this.putSegment(s, f, 'piece', start, end, f.pending, closed, 0);
+    f.pieces.push(sidecar);
     f.uploadedUpTo = end;
-    f.pending = newStats(ctx.info.flavor);
+    f.pending = newStats(s.info.flavor);
     f.pendingSince = undefined;
-    this.o.events?.onSegment?.(sidecar);
   }
 
-  private async uploadWhole(ctx: { info: ServerInfo; timeline: string }, f: Followed): Promise<void> {
-    const suffix = objectSuffix(!!this.o.cfg.repository.encryption);
-    const name = binlogKeys.segmentName('file', f.name, 0, suffix);
+  /**
+   * Fold the file's pieces while a level has gathered enough (fold.ts): the
+   * run's bytes go up again as one piece, which is read back and checked
+   * before the run's pieces are deleted.
+   */
+  private async fold(s: Session, f: Followed): Promise<void> {
+    const fanout = this.o.source.binlog.foldPieces;
+    for (let run = nextFold(f.pieces, fanout); run; run = nextFold(f.pieces, fanout)) {
+      const facts = mergedFacts(run, s.info.flavor);
+      const stats: RangeStats = { transactions: facts.transactions, first: facts.firstTransaction, last: facts.lastTransaction, gtids: GtidSet.parse(s.info.flavor, facts.gtids), minTimestamp: facts.minTimestamp, maxTimestamp: facts.maxTimestamp, firstEventTime: isoSeconds(facts.firstEventTime), lastEventTime: isoSeconds(facts.lastEventTime) };
+      const folded = await this.putSegment(s, f, 'piece', facts.start, facts.end, stats, facts.closed, facts.level);
+      await this.verifyStored(folded);
+      for (const p of run) await this.o.repo.deleteSegment(p);
+      const at = f.pieces.indexOf(run[0] as Sidecar);
+      f.pieces.splice(at, run.length, folded);
+      this.log.debug({ file: f.name, level: facts.level, pieces: run.length, start: facts.start, end: facts.end }, 'folded binlog pieces');
+    }
+  }
+
+  /** Read a stored segment back and compare it with what was uploaded. */
+  private async verifyStored(s: Sidecar): Promise<void> {
+    const h = hasher();
+    const input = await this.o.repo.binlogObjects(this.o.source.name).get(segmentKey(s));
+    for await (const chunk of input.pipe(h.stream)) void chunk;
+    const got = h.result();
+    if (got.sha256 !== s.object.sha256 || got.bytes !== s.object.size) {
+      throw new ChecksumError(`the folded piece ${segmentKey(s)} read back differs from what was uploaded; its pieces are kept`, { key: segmentKey(s) });
+    }
+  }
+
+  private async uploadWhole(s: Session, f: Followed): Promise<void> {
     // A file the server left without a rotate or stop event (a crash) ends at
     // its last complete event; a torn event after it was never committed.
     const end = f.parser.boundary;
     if (end < f.readUpTo) this.log.warn({ file: f.name, end, size: f.readUpTo }, 'binlog file ends with an incomplete event (server crash); archived up to the last complete event');
-    const stored = await this.uploadRange(ctx, f.name, 'file', 0, end, name);
-    const sidecar = this.sidecar(ctx, f, 'file', 0, end, f.whole, name, stored, f.parser.facts.closedBy !== undefined);
-    sidecar.startGtids = f.parser.facts.startGtids?.toString();
-    await this.o.repo.putSidecar(sidecar);
+    await this.putSegment(s, f, 'file', 0, end, f.whole, f.parser.facts.closedBy !== undefined, undefined);
     // The whole file is stored: its pieces are redundant now.
-    await this.o.repo.deletePieces(this.o.source.name, ctx.timeline, f.name);
+    await this.o.repo.deletePieces(this.o.source.name, s.timeline, f.name);
     f.uploadedUpTo = end;
+    f.pieces = [];
     this.log.info({ file: f.name, bytes: end, transactions: f.whole.transactions }, 'binlog file archived');
+  }
+
+  /** Upload a byte range of a spool file, then its sidecar (a sidecar always has its object). */
+  private async putSegment(s: Session, f: Followed, kind: 'file' | 'piece', start: number, end: number, st: RangeStats, closed: boolean, level: number | undefined): Promise<Sidecar> {
+    const name = binlogKeys.segmentName(kind, f.name, start, end, objectSuffix(!!this.o.cfg.repository.encryption));
+    const stored = await this.uploadRange(s, f.name, kind, start, end, name);
+    const sidecar = this.sidecar(s, f, kind, start, end, st, name, stored, closed);
+    if (level !== undefined && kind === 'piece') sidecar.level = level;
+    if (start === 0 && f.parser.facts.startGtids) sidecar.startGtids = f.parser.facts.startGtids.toString();
+    await this.o.repo.putSidecar(sidecar);
     this.o.events?.onSegment?.(sidecar);
+    return sidecar;
   }
 
-  private async uploadRange(ctx: { timeline: string }, file: string, kind: 'file' | 'piece', start: number, end: number, objectName: string) {
+  private async uploadRange(s: Session, file: string, kind: 'file' | 'piece', start: number, end: number, objectName: string): Promise<StoredObject> {
     const raw = createReadStream(path.join(this.spoolDir, file), { start, end: end - 1, highWaterMark: 1024 * 1024 });
-    const key = segmentKey({ source: this.o.source.name, timeline: ctx.timeline, file, kind, object: { name: objectName } });
-    return uploadCompressed(raw, this.o.repo.binlogWriter(this.o.source.name), key, { codec: codecFor(this.o.cfg, this.o.source) });
+    const key = segmentKey({ source: this.o.source.name, timeline: s.timeline, file, kind, object: { name: objectName } });
+    return uploadCompressed(raw, this.o.repo.binlogWriter(this.o.source.name), key, { codec: codecFor(this.o.cfg, this.o.source), signal: s.lost });
   }
 
-  private sidecar(ctx: { info: ServerInfo; timeline: string }, f: Followed, kind: 'file' | 'piece', start: number, end: number, st: RangeStats, objectName: string, stored: { size: number; sha256: string; rawSize: number }, closed: boolean): Sidecar {
-    const iso = (s?: number) => (s === undefined ? undefined : new Date(s * 1000).toISOString());
+  private sidecar(s: Session, f: Followed, kind: 'file' | 'piece', start: number, end: number, st: RangeStats, objectName: string, stored: StoredObject, closed: boolean): Sidecar {
+    const iso = (x?: number) => (x === undefined ? undefined : new Date(x * 1000).toISOString());
     return {
       format: 1,
       source: this.o.source.name,
-      timeline: ctx.timeline,
+      timeline: s.timeline,
       file: f.name,
       kind,
       start,
@@ -342,9 +437,10 @@ export class BinlogArchiver {
       transactions: st.transactions,
       firstTransaction: st.first,
       lastTransaction: st.last,
+      ...(st.minTimestamp !== undefined ? { minTimestamp: st.minTimestamp, maxTimestamp: st.maxTimestamp } : {}),
       gtids: st.gtids.toString(),
       object: { name: objectName, size: stored.size, sha256: stored.sha256, rawSize: stored.rawSize, encryption: this.o.cfg.repository.encryption ? 'age' : null },
-      server: { flavor: ctx.info.flavor, serverId: ctx.info.identity.serverId, hostname: ctx.info.identity.hostname, port: ctx.info.identity.port, ...(ctx.info.identity.serverUuid ? { serverUuid: ctx.info.identity.serverUuid } : {}) },
+      server: { flavor: s.info.flavor, serverId: s.info.identity.serverId, hostname: s.info.identity.hostname, port: s.info.identity.port, ...(s.info.identity.serverUuid ? { serverUuid: s.info.identity.serverUuid } : {}) },
       archivedAt: new Date().toISOString(),
     };
   }
@@ -355,7 +451,14 @@ function addTrx(s: RangeStats, t: TransactionInfo): void {
   s.transactions++;
   s.first ??= trx;
   s.last = trx;
+  s.minTimestamp = Math.min(s.minTimestamp ?? t.timestamp, t.timestamp);
+  s.maxTimestamp = Math.max(s.maxTimestamp ?? t.timestamp, t.timestamp);
   if (t.gtid) s.gtids.add(t.gtid);
+}
+
+/** An ISO time back to Unix seconds (sidecars keep event times as ISO text). */
+function isoSeconds(t: string | undefined): number | undefined {
+  return t === undefined ? undefined : Math.floor(Date.parse(t) / 1000);
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

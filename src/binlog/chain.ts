@@ -7,16 +7,21 @@
  */
 import { GtidSet, type Flavor } from '../mysql/gtid.js';
 import type { Manifest } from '../repository/manifest.js';
-import type { Repository } from '../repository/repository.js';
+import { segmentKey, type Repository } from '../repository/repository.js';
 import { fileIndex, nextFileName, timelineOf, type GapRecord, type Sidecar } from '../repository/sidecar.js';
 
 /** One binlog file as archived. */
 export interface ChainFile {
   file: string;
   index: number;
-  /** The whole file, or its pieces in offset order. */
+  /**
+   * The segments to read the file from, in offset order: the whole file,
+   * or a cover of pieces. Two pieces may overlap (two writers once
+   * archived the same bytes); the reader skips the overlap after checking
+   * that both hold the same bytes there.
+   */
   segments: Sidecar[];
-  /** Archived byte range [4 or first piece start, end). */
+  /** End of the covered bytes (from 0 or the first piece's start). */
   end: number;
   closed: boolean;
   whole: boolean;
@@ -55,26 +60,24 @@ export function comparePoints(a: LogPoint, b: LogPoint): number {
 
 /** Read every sidecar and gap record of a source and build its timelines. */
 export async function loadChain(repo: Repository, source: string): Promise<Timeline[]> {
-  const { sidecars, gaps: gapRecords } = await repo.listBinlogRecords(source);
+  const { sidecars, gaps: gapRecords, objects } = await repo.listBinlogRecords(source);
   const byTimeline = new Map<string, Sidecar[]>();
   for (const s of sidecars) byTimeline.set(s.timeline, [...(byTimeline.get(s.timeline) ?? []), s]);
   const ids = new Set([...byTimeline.keys(), ...gapRecords.map((g) => g.timeline)]);
-  return [...ids].map((id) => buildTimeline(id, byTimeline.get(id) ?? [], gapRecords.filter((g) => g.timeline === id))).sort((a, b) => ((a.lastArchivedAt ?? '') < (b.lastArchivedAt ?? '') ? -1 : 1));
+  return [...ids]
+    .map((id) => buildTimeline(id, byTimeline.get(id) ?? [], gapRecords.filter((g) => g.timeline === id), objects))
+    .sort((a, b) => ((a.lastArchivedAt ?? '') < (b.lastArchivedAt ?? '') ? -1 : 1));
 }
 
-/** Assemble one timeline from its sidecars; pure, so it is unit-tested directly. */
-export function buildTimeline(id: string, sidecars: Sidecar[], records: GapRecord[]): Timeline {
+/**
+ * Assemble one timeline from its sidecars and the objects present; pure,
+ * so it is unit-tested directly. `objects` (segment key -> size) leaves out
+ * segments whose object is missing or of the wrong size; without it every
+ * sidecar's object is taken as present.
+ */
+export function buildTimeline(id: string, sidecars: Sidecar[], records: GapRecord[], objects?: Map<string, number>): Timeline {
   const byFile = new Map<string, Sidecar[]>();
   for (const s of sidecars) byFile.set(s.file, [...(byFile.get(s.file) ?? []), s]);
-  const files: ChainFile[] = [...byFile.entries()]
-    .map(([file, segs]) => {
-      const whole = segs.find((s) => s.kind === 'file');
-      const segments = whole ? [whole] : segs.filter((s) => s.kind === 'piece').sort((a, b) => a.start - b.start);
-      const last = segments[segments.length - 1] as Sidecar;
-      return { file, index: fileIndex(file), segments, end: last.end, closed: whole?.closed ?? false, whole: !!whole };
-    })
-    .sort((a, b) => a.index - b.index);
-  const flavor = (sidecars[0]?.server.flavor ?? 'mariadb') as Flavor;
   const gaps: Gap[] = records.map((r) => ({
     timeline: id,
     reason: r.reason,
@@ -82,7 +85,18 @@ export function buildTimeline(id: string, sidecars: Sidecar[], records: GapRecor
     before: r.after ? { file: r.after.file, offset: r.after.offset } : undefined,
     after: r.resumedAt ? { file: r.resumedAt.file, offset: r.resumedAt.offset } : undefined,
   }));
-  gaps.push(...findGaps(id, flavor, files));
+  const files: ChainFile[] = [];
+  const lost = new Map<string, { detail: string; end: number }>();
+  for (const [file, segs] of byFile) {
+    const present = (s: Sidecar) => !objects || objects.get(segmentKey(s)) === s.object.size;
+    const cover = coverFile(id, file, segs.filter(present), segs.filter((s) => !present(s)), objects);
+    gaps.push(...cover.gaps);
+    if (cover.file) files.push(cover.file);
+    if (cover.lost) lost.set(file, cover.lost);
+  }
+  files.sort((a, b) => a.index - b.index);
+  const flavor = (sidecars[0]?.server.flavor ?? 'mariadb') as Flavor;
+  gaps.push(...findGaps(id, flavor, files, lost));
   const lastSeg = files[files.length - 1]?.segments.slice(-1)[0];
   const allSegs = files.flatMap((f) => f.segments);
   return {
@@ -93,6 +107,56 @@ export function buildTimeline(id: string, sidecars: Sidecar[], records: GapRecor
     lastTransactionTime: lastTxTime(files),
     lastArchivedAt: allSegs.map((s) => s.archivedAt).sort().slice(-1)[0] ?? lastSeg?.archivedAt,
   };
+}
+
+/**
+ * The segments one file is read from: its whole file if that is usable,
+ * else a cover of its pieces, each step taking the piece that reaches
+ * furthest from where the last one ended (pieces of two writers may
+ * overlap; that is not a gap). Bytes no usable segment holds are a gap,
+ * named by the sidecar whose object is missing when there is one.
+ */
+function coverFile(id: string, file: string, usable: Sidecar[], missing: Sidecar[], objects?: Map<string, number>): { file?: ChainFile; gaps: Gap[]; lost?: { detail: string; end: number } } {
+  const gaps: Gap[] = [];
+  const why = (from: number, to: number): string => {
+    const lost = missing.filter((m) => m.start < to && m.end > from);
+    if (lost.length === 0) return `bytes ${from}..${to} of ${file} are not in the repository`;
+    const what = lost.map((m) => `${segmentKey(m)} (${objects?.has(segmentKey(m)) ? `${objects.get(segmentKey(m))} bytes, its sidecar says ${m.object.size}` : 'missing'})`);
+    return `bytes ${from}..${to} of ${file} are not usable: the object of ${what.join(', ')}`;
+  };
+  const whole = usable.find((s) => s.kind === 'file');
+  const maxEnd = Math.max(0, ...usable.map((s) => s.end), ...missing.map((s) => s.end));
+  let segments: Sidecar[];
+  if (whole) segments = [whole];
+  else {
+    const pieces = usable.filter((s) => s.kind === 'piece').sort((a, b) => a.start - b.start || b.end - a.end);
+    segments = [];
+    let cur = pieces[0]?.start ?? 0;
+    for (;;) {
+      const reach = pieces.filter((p) => p.start <= cur && p.end > cur).sort((a, b) => b.end - a.end)[0];
+      if (reach) {
+        segments.push(reach);
+        cur = reach.end;
+        continue;
+      }
+      const next = pieces.find((p) => p.start > cur);
+      if (!next) break;
+      gaps.push({ timeline: id, reason: 'missing-segment', detail: why(cur, next.start), before: { file, offset: cur }, after: { file, offset: next.start } });
+      cur = next.start;
+    }
+  }
+  const last = segments[segments.length - 1];
+  const end = last?.end ?? 0;
+  // A sidecar that starts before the usable bytes: the start of the file is missing.
+  const minStart = Math.min(...usable.map((x) => x.start), ...missing.map((x) => x.start));
+  const coverStart = segments[0]?.start;
+  if (coverStart !== undefined && coverStart > minStart) gaps.push({ timeline: id, reason: 'missing-segment', detail: why(minStart, coverStart), before: { file, offset: minStart }, after: { file, offset: coverStart } });
+  // Nothing of the file is usable: the chain sees a missing file (findGaps).
+  if (!last) return { gaps, lost: { detail: why(0, maxEnd), end: maxEnd } };
+  // A sidecar that reaches past the usable bytes: its object is missing at the end of the file.
+  if (maxEnd > end) gaps.push({ timeline: id, reason: 'missing-segment', detail: why(end, maxEnd), before: { file, offset: end }, after: { file, offset: maxEnd } });
+  // A file stored as pieces is complete when its last piece holds the rotate or stop event.
+  return { file: { file, index: fileIndex(file), segments, end, closed: whole?.closed ?? (last.closed && end === maxEnd), whole: !!whole }, gaps };
 }
 
 function lastTxTime(files: ChainFile[]): string | undefined {
@@ -106,17 +170,10 @@ function lastTxTime(files: ChainFile[]): string | undefined {
   return undefined;
 }
 
-function findGaps(id: string, flavor: Flavor, files: ChainFile[]): Gap[] {
+function findGaps(id: string, flavor: Flavor, files: ChainFile[], lost: Map<string, { detail: string; end: number }>): Gap[] {
   const gaps: Gap[] = [];
+  const because = (names: string[]) => names.map((n) => lost.get(n)?.detail).filter(Boolean).map((d) => ` (${d})`).join('');
   files.forEach((f, i) => {
-    // Pieces of one file must meet end to start.
-    for (let j = 1; j < f.segments.length; j++) {
-      const prev = f.segments[j - 1] as Sidecar;
-      const cur = f.segments[j] as Sidecar;
-      if (cur.start !== prev.end) {
-        gaps.push({ timeline: id, reason: 'missing-segment', detail: `bytes ${prev.end}..${cur.start} of ${f.file} are not in the repository`, before: { file: f.file, offset: prev.end }, after: { file: f.file, offset: cur.start } });
-      }
-    }
     const first = f.segments[0] as Sidecar;
     if (first.start > 4 && i > 0) {
       gaps.push({ timeline: id, reason: 'missing-segment', detail: `the start of ${f.file} (bytes 4..${first.start}) is not in the repository`, before: { file: f.file, offset: 4 }, after: { file: f.file, offset: first.start } });
@@ -126,13 +183,21 @@ function findGaps(id: string, flavor: Flavor, files: ChainFile[]): Gap[] {
     if (next.index !== f.index + 1) {
       const missing: string[] = [];
       for (let name = nextFileName(f.file); fileIndex(name) < next.index; name = nextFileName(name)) missing.push(name);
-      gaps.push({ timeline: id, reason: 'missing-segment', detail: `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in the repository`, before: { file: f.file, offset: f.end }, after: { file: next.file, offset: 4 } });
-    } else if (!f.whole) {
+      gaps.push({ timeline: id, reason: 'missing-segment', detail: `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not in the repository${because(missing)}`, before: { file: f.file, offset: f.end }, after: { file: next.file, offset: 4 } });
+    } else if (!f.whole && !f.closed) {
       gaps.push({ timeline: id, reason: 'missing-segment', detail: `${f.file} was archived only up to byte ${f.end}; its end is not in the repository`, before: { file: f.file, offset: f.end }, after: { file: next.file, offset: 4 } });
     }
     const disc = gtidDiscontinuity(flavor, f, next);
     if (disc) gaps.push({ timeline: id, reason: 'gtid-discontinuity', detail: disc, before: { file: f.file, offset: f.end }, after: { file: next.file, offset: 4 } });
   });
+  // Files after the last usable one whose segments are all unusable: the chain ends in a gap.
+  const last = files[files.length - 1];
+  const after = [...lost.keys()].filter((n) => !last || fileIndex(n) > last.index).sort((a, b) => fileIndex(a) - fileIndex(b));
+  const newest = after[after.length - 1];
+  if (newest) {
+    const from = last ? { file: last.file, offset: last.end } : { file: after[0] as string, offset: 0 };
+    gaps.push({ timeline: id, reason: 'missing-segment', detail: `${after.join(', ')} ${after.length === 1 ? 'is' : 'are'} not usable${because(after)}`, before: from, after: { file: newest, offset: lost.get(newest)!.end } });
+  }
   return gaps;
 }
 
@@ -185,8 +250,10 @@ export function restorableWindows(timelines: Timeline[], manifests: Manifest[]):
         return comparePoints(p, st.from) >= 0 && comparePoints(p, st.to) <= 0;
       });
       const first = inside[0];
-      if (!first || !st.toTime) continue;
-      windows.push({ timeline: tl.id, from: first.startedAt, to: st.toTime, fromBackup: first.id });
+      if (!first) continue;
+      // A source idle since its backup has no transaction after it: the window is that backup's point.
+      const to = st.toTime && st.toTime > first.startedAt ? st.toTime : first.startedAt;
+      windows.push({ timeline: tl.id, from: first.startedAt, to, fromBackup: first.id });
     }
   }
   return windows;

@@ -9,8 +9,8 @@
 import type { ConnectionSpec } from '../mysql/connect.js';
 import { closeQuietly, connect } from '../mysql/connect.js';
 import { binaryLogs } from '../mysql/server.js';
-import type { WritableRepository } from '../repository/repository.js';
-import { fileIndex, nextFileName, type GapRecord } from '../repository/sidecar.js';
+import { segmentKey, type WritableRepository } from '../repository/repository.js';
+import { fileIndex, nextFileName, type GapRecord, type Sidecar } from '../repository/sidecar.js';
 import { loadChain, type Timeline } from './chain.js';
 
 export interface StartPointInput {
@@ -21,8 +21,16 @@ export interface StartPointInput {
   onGap?: (g: GapRecord) => void;
 }
 
+/** Where to resume: the file, how many of its bytes are archived, and the pieces that hold them. */
+export interface StartPoint {
+  file: string;
+  uploadedUpTo: number;
+  /** The file's pieces in the repository (the folding continues from them). */
+  pieces: Sidecar[];
+}
+
 /** The file to stream from and how many of its bytes are already archived. */
-export async function findStartPoint(i: StartPointInput): Promise<{ file: string; uploadedUpTo: number }> {
+export async function findStartPoint(i: StartPointInput): Promise<StartPoint> {
   const conn = await connect(i.spec);
   let names: string[];
   try {
@@ -35,13 +43,16 @@ export async function findStartPoint(i: StartPointInput): Promise<{ file: string
   await noteFailover(i, chain, names[0] as string);
   const tl = chain.find((t) => t.id === i.timeline);
   const last = tl?.files[tl.files.length - 1];
-  if (!last) return { file: names[0] as string, uploadedUpTo: 0 };
+  if (!last) return { file: names[0] as string, uploadedUpTo: 0, pieces: [] };
   const want = last.whole ? nextFileName(last.file) : last.file;
   const offset = last.whole ? 0 : last.end;
-  if (names.includes(want)) return { file: want, uploadedUpTo: offset };
+  if (names.includes(want)) {
+    if (!last.whole) await removeStrays(i, last.file, last.end);
+    return { file: want, uploadedUpTo: offset, pieces: last.whole ? [] : last.segments };
+  }
   const later = names.filter((n) => fileIndex(n) > fileIndex(last.file));
   if (later.length === 0) {
-    if (last.whole) return { file: want, uploadedUpTo: 0 };
+    if (last.whole) return { file: want, uploadedUpTo: 0, pieces: [] };
     throw new Error(`${want} is no longer on the source and nothing newer is: cannot continue the archive`);
   }
   const resume = later[0] as string;
@@ -55,7 +66,24 @@ export async function findStartPoint(i: StartPointInput): Promise<{ file: string
     missingFiles: missing,
     detail: `${missing.join(', ')} ${last.whole ? '' : `(and the end of ${last.file}) `}were purged on the source before they were archived`,
   });
-  return { file: resume, uploadedUpTo: 0 };
+  return { file: resume, uploadedUpTo: 0, pieces: [] };
+}
+
+/**
+ * Piece objects past the archived end of the file being resumed, without
+ * a sidecar: an archiver killed between a piece and its sidecar left them.
+ * The bytes are uploaded again from here, so they go (pieces written before
+ * start-end names cannot be told apart and are left alone).
+ */
+async function removeStrays(i: StartPointInput, file: string, archivedEnd: number): Promise<void> {
+  const { sidecars, objects } = await i.repo.listBinlogRecords(i.source);
+  const prefix = `${i.timeline}/${file}.partial/`;
+  const known = new Set(sidecars.filter((s) => s.timeline === i.timeline && s.file === file).map((s) => segmentKey(s)));
+  for (const key of objects.keys()) {
+    const m = /^(\d{20})-(\d{20})\.zst(\.age)?$/.exec(key.slice(prefix.length));
+    if (!key.startsWith(prefix) || known.has(key) || !m || Number(m[1]) < archivedEnd) continue;
+    await i.repo.deleteStraySegmentObject(i.source, key);
+  }
 }
 
 /** A new timeline while an older one exists: the server changed (failover). */

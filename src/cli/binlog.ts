@@ -2,7 +2,6 @@
 import { selectSource } from '../config/load.js';
 import { BinlogArchiver } from '../binlog/archiver.js';
 import { HeartbeatWriter } from '../binlog/heartbeat.js';
-import { acquireLock } from '../mysql/lock.js';
 import { openRepository, sourceSpec } from '../runtime/context.js';
 import { str, type Command } from './command.js';
 
@@ -18,20 +17,37 @@ export const binlogCommand: Command = {
   async run(ctx) {
     const source = selectSource(ctx.cfg, str(ctx, 'source'));
     const repo = await openRepository(ctx.cfg, 'write', ctx.log);
-    const lock = await acquireLock(sourceSpec(source), source.name, 'binlog');
     let segments = 0;
     let gaps = 0;
-    const archiver = new BinlogArchiver({ cfg: ctx.cfg, source, repo, log: ctx.log, events: { onSegment: () => segments++, onGap: () => gaps++ } });
-    const heartbeat = source.verify.heartbeat.enabled ? new HeartbeatWriter(sourceSpec(source), source, ctx.log) : undefined;
+    let heartbeat: HeartbeatWriter | undefined;
+    // The archiver takes the source's binlog lock itself and keeps it while it
+    // streams: a second archiver exits 5, now or when it loses the lock.
+    const archiver = new BinlogArchiver({
+      cfg: ctx.cfg,
+      source,
+      repo,
+      log: ctx.log,
+      onLockHeld: 'fail',
+      events: {
+        onSegment: () => segments++,
+        onGap: () => gaps++,
+        // The heartbeat runs only while this process holds the lock.
+        onStreaming: (on) => {
+          if (on && source.verify.heartbeat.enabled && !heartbeat) {
+            heartbeat = new HeartbeatWriter(sourceSpec(source), source, ctx.log);
+            heartbeat.start().catch((err: unknown) => ctx.log.error({ err }, 'heartbeat could not start'));
+          }
+        },
+      },
+    });
     try {
-      await heartbeat?.start();
       const done = archiver.start();
-      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+      const interrupted = new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+      await Promise.race([done, interrupted]);
       await archiver.stop();
       await done;
     } finally {
       await heartbeat?.stop();
-      await lock.release();
     }
     return { json: { ok: true, source: source.name, segmentsUploaded: segments, gapsRecorded: gaps }, text: `binlog archiver for ${source.name} stopped: ${segments} segment(s) uploaded, ${gaps} gap(s) recorded` };
   },

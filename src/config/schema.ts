@@ -78,6 +78,7 @@ const BinlogSchema = z
   .object({
     enabled: z.boolean().default(true).describe('Archive this source\'s binary log continuously.'),
     uploadInterval: duration('uploadInterval', '200ms').prefault('5s').describe('How often new bytes of the active binlog are uploaded (the recovery point lag).'),
+    foldPieces: z.number().int().min(2).max(256).default(16).describe('The active binlog file goes up as a piece every uploadInterval; this many pieces of one size are folded into one (read back and checked before the small ones are deleted), so a file that stays active for months is held in a bounded number of objects (16: a day of 5s pieces in at most 60).'),
     spoolDir: z.string().optional().describe('Local directory for the binlog stream before upload. Default: <workDir>/spool/<source>.'),
     replicaServerId: z.number().int().min(1).max(4294967295).optional().describe('server_id the binlog stream uses on the source (must differ from every replica). Default: derived from the source name, above 4000000000.'),
   })

@@ -10,7 +10,6 @@ import { asBacktrackError } from '../errors.js';
 import { takeBackup } from '../backup/backup.js';
 import { BinlogArchiver } from '../binlog/archiver.js';
 import { HeartbeatWriter } from '../binlog/heartbeat.js';
-import { acquireLock, type HeldLock } from '../mysql/lock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { pruneSource } from '../prune/prune.js';
@@ -36,7 +35,6 @@ export class SourceRuntime {
   readonly leader: LeaderLock;
   private archiver?: BinlogArchiver | undefined;
   private archiving?: Promise<void> | undefined;
-  private binlogLock?: HeldLock | undefined;
   private heartbeat?: HeartbeatWriter | undefined;
   private tasks: ScheduledTask[] = [];
   private readonly log: Logger;
@@ -130,18 +128,15 @@ export class SourceRuntime {
   }
 
   private async startArchiver(): Promise<void> {
-    try {
-      this.binlogLock = await acquireLock(sourceSpec(this.o.source), this.name, 'binlog');
-    } catch (err) {
-      this.log.error({ err: asBacktrackError(err) }, 'binlog archiver not started: another process archives this source');
-      return;
-    }
     const m = this.o.metrics;
     this.archiver = new BinlogArchiver({
       cfg: this.o.cfg,
       source: this.o.source,
       repo: this.o.repo,
       log: this.o.log,
+      // The archiver takes and keeps the source's binlog lock; while another
+      // process (a CLI archiver) holds it, this one waits.
+      onLockHeld: 'wait',
       events: {
         onSegment: (seg) => {
           m.binlogArchiverUp.set({ source: this.name }, 1);
@@ -155,9 +150,10 @@ export class SourceRuntime {
         },
         onGap: () => m.binlogGapsDetected.inc({ source: this.name }),
         onError: () => m.binlogArchiverUp.set({ source: this.name }, 0),
+        onStreaming: (on) => m.binlogArchiverUp.set({ source: this.name }, on ? 1 : 0),
       },
     });
-    this.archiving = this.archiver.start();
+    this.archiving = this.archiver.start().catch((err: unknown) => this.log.error({ err: asBacktrackError(err) }, 'binlog archiver stopped'));
   }
 
   private async stopLeaderWork(): Promise<void> {
@@ -166,8 +162,6 @@ export class SourceRuntime {
     this.archiver = undefined;
     this.archiving = undefined;
     this.o.metrics.binlogArchiverUp.set({ source: this.name }, 0);
-    await this.binlogLock?.release();
-    this.binlogLock = undefined;
     await this.heartbeat?.stop();
     this.heartbeat = undefined;
   }

@@ -64,3 +64,59 @@ export async function acquireLock(spec: ConnectionSpec, source: string, purpose:
     },
   };
 }
+
+/** A lock kept for as long as work runs on it: `lost` settles when it can no longer be held. */
+export interface KeptLock extends HeldLock {
+  /** Resolves with the reason when the lock is gone and could not be re-taken within the interval. */
+  readonly lost: Promise<Error>;
+}
+
+/**
+ * Take a lock and keep it: every `intervalMs` its session is pinged (which
+ * also keeps the session from idling into the server's wait_timeout, without
+ * raising it) and checked to still hold the lock. A lock whose session died
+ * (the server restarted, a network cut) is re-taken on a new session at once;
+ * when that fails (someone else took it, or the server cannot be reached),
+ * `lost` resolves, within one interval of the check that noticed.
+ */
+export async function acquireKeptLock(spec: ConnectionSpec, source: string, purpose: string, o: { intervalMs: number; onRetaken?: () => void }): Promise<KeptLock> {
+  let held = await acquireLock(spec, source, purpose);
+  let stopped = false;
+  let checking = false;
+  let signalLost: (err: Error) => void = () => undefined;
+  const lost = new Promise<Error>((resolve) => (signalLost = resolve));
+  const check = async () => {
+    if (checking || stopped) return;
+    checking = true;
+    try {
+      if (await held.isHeld()) return;
+      await held.release();
+      try {
+        held = await acquireLock({ ...spec, connectTimeoutMs: Math.max(100, Math.min(spec.connectTimeoutMs, o.intervalMs)) }, source, purpose);
+        o.onRetaken?.();
+      } catch (err) {
+        stop();
+        signalLost(err instanceof Error ? err : new Error(String(err)));
+      }
+    } finally {
+      checking = false;
+    }
+  };
+  const timer = setInterval(() => void check(), o.intervalMs);
+  const stop = () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+  return {
+    get name() {
+      return held.name;
+    },
+    isHeld: () => held.isHeld(),
+    lost,
+    async release() {
+      stop();
+      while (checking) await new Promise((r) => setTimeout(r, 10));
+      await held.release();
+    },
+  };
+}

@@ -55,7 +55,20 @@ export function spawnLinked(stages: StageSpec[], signal?: AbortSignal): LinkedPr
   return { stdin: first.stdin!, stdout: children[children.length - 1]!.stdout!, exits, kill };
 }
 
-function watch(child: ChildProcess, s: StageSpec, signal?: AbortSignal): Promise<void> {
+/** Start one program with the given stdio (fd 3 on: the stage's fds); it dies with us. */
+export function spawnStage(s: StageSpec, stdin: 'pipe' | 'ignore' | Readable | Writable, stdout: 'pipe' | 'ignore' | Writable, signal?: AbortSignal): { child: ChildProcess; exit: Promise<void> } {
+  const cmd = childCommand(s.command, s.args) ?? { file: s.command, args: s.args };
+  const child = spawn(cmd.file, cmd.args, { stdio: [stdin, stdout, 'pipe', ...(s.fds ?? [])] });
+  if (child.stdin) child.stdin.on('error', () => undefined); // EPIPE when it dies early: reported by its exit
+  const kill = () => child.exitCode === null && child.kill('SIGTERM');
+  signal?.addEventListener('abort', kill, { once: true });
+  const exit = watch(child, s, signal);
+  void exit.finally(() => signal?.removeEventListener('abort', kill)).catch(() => undefined);
+  return { child, exit };
+}
+
+/** Settles when a stage exits: resolves on status 0, rejects with ToolError (or InterruptedError when aborted). */
+export function watch(child: ChildProcess, s: StageSpec, signal?: AbortSignal): Promise<void> {
   let tail = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (d: string) => (tail = (tail + d).slice(-8192)));

@@ -7,7 +7,8 @@
  *   <source>/backups/<backup-id>/<object>               engine objects (data.sql.zst[.age], users.sql.zst[.age])
  *   <source>/backups/<backup-id>/manifest.json          written last = committed
  *   <source>/binlogs/<timeline>/<file>.zst[.age]        a closed binlog file, whole; <file>.json its sidecar
- *   <source>/binlogs/<timeline>/<file>.partial/<offset>.zst[.age] + .json   pieces of the active file
+ *   <source>/binlogs/<timeline>/<file>.partial/<start>-<end>.zst[.age] + .json   pieces of the active file
+ *        (pieces written before start-end names: <start>.zst[.age] + <start>.json, still read)
  *   <source>/binlogs/<timeline>/gaps/<time>-<file>.json  recorded gaps
  *   <source>/drills/<time>-<backup-id>.json             drill reports
  *   audit/<yyyy>/<mm>/<dd>/<time>-<action>.json          append-only audit events
@@ -80,12 +81,16 @@ export const binlogKeys = {
   /** Everything stored for one binlog file: the whole file, its sidecar, its pieces. */
   fileObjectsPrefix: (source: string, tl: string, file: string) => `${source}/binlogs/${tl}/${file}.`,
   piecesPrefix: (source: string, tl: string, file: string) => `${source}/binlogs/${tl}/${file}.partial/`,
-  piece: (source: string, tl: string, file: string, offset: number, suffix: string) => `${source}/binlogs/${tl}/${file}.partial/${pad(offset)}${suffix}`,
-  pieceSidecar: (source: string, tl: string, file: string, offset: number) => `${source}/binlogs/${tl}/${file}.partial/${pad(offset)}.json`,
   gap: (source: string, tl: string, at: Date, file: string) => `${source}/binlogs/${tl}/gaps/${compactTimeMs(at)}-${file}.json`,
-  /** Name of a segment's data object: the binlog file's name, or a piece's offset. */
-  segmentName: (kind: 'file' | 'piece', file: string, start: number, suffix: string) => (kind === 'file' ? `${file}${suffix}` : `${pad(start)}${suffix}`),
+  /**
+   * Name of a segment's data object: the binlog file's name, or a piece's
+   * byte range. A piece names both ends, so two writers of one file can
+   * never overwrite each other's pieces.
+   */
+  segmentName: (kind: 'file' | 'piece', file: string, start: number, end: number, suffix: string) => (kind === 'file' ? `${file}${suffix}` : `${pad(start)}-${pad(end)}${suffix}`),
   /** Key of a segment's data object, from its sidecar's fields. */
   segmentObject: (s: { source: string; timeline: string; file: string; kind: 'file' | 'piece'; object: { name: string } }) =>
     s.kind === 'file' ? `${s.source}/binlogs/${s.timeline}/${s.object.name}` : `${s.source}/binlogs/${s.timeline}/${s.file}.partial/${s.object.name}`,
+  /** Key of a segment's sidecar: its object's key with `.json` for the codec suffix. */
+  sidecar: (s: { source: string; timeline: string; file: string; kind: 'file' | 'piece'; object: { name: string } }) => binlogKeys.segmentObject(s).replace(/\.zst(\.age)?$/, '.json'),
 };

@@ -71,10 +71,12 @@ export interface BackupListing {
 /** How long after its start a backup's commit is looked for in the audit trail. */
 const COMMIT_WINDOW_DAYS = 7;
 
-/** What the binlog area of a source holds: every sidecar and gap record. */
+/** What the binlog area of a source holds: every sidecar, gap record and data object. */
 export interface BinlogRecords {
   sidecars: Sidecar[];
   gaps: GapRecord[];
+  /** Every segment data object present, by `segmentKey`, with its size. */
+  objects: Map<string, number>;
 }
 
 /** The read role. */
@@ -205,13 +207,27 @@ export class Repository {
 
   // ---- binlogs -------------------------------------------------------
 
-  /** Every sidecar and gap record of a source's archived binlog. */
+  /**
+   * Every sidecar, gap record and data object of a source's archived binlog
+   * (one listing): the chain is built from the objects and the sidecars
+   * together, so a sidecar whose object is gone is seen. A sidecar deleted
+   * between the listing and its read (a consolidation) is skipped; one that
+   * is not JSON or not a sidecar is skipped too (its segment then shows as a
+   * gap: the bytes are not usable).
+   */
   async listBinlogRecords(source: string): Promise<BinlogRecords> {
-    const objs = await this.store.list(binlogKeys.prefix(source));
-    const out: BinlogRecords = { sidecars: [], gaps: [] };
+    const prefix = binlogKeys.prefix(source);
+    const objs = await this.store.list(prefix);
+    const out: BinlogRecords = { sidecars: [], gaps: [], objects: new Map() };
     for (const o of objs) {
-      if (!o.key.endsWith('.json')) continue;
-      const raw = await getJson(this.store, o.key);
+      if (!o.key.endsWith('.json')) {
+        out.objects.set(o.key.slice(prefix.length), o.size);
+        continue;
+      }
+      const raw = await getJson(this.store, o.key).catch((err: unknown) => {
+        if (err instanceof NotFoundError || err instanceof SyntaxError) return undefined;
+        throw err;
+      });
       if (o.key.includes('/gaps/')) {
         const g = GapSchema.safeParse(raw);
         if (g.success) out.gaps.push(g.data);
@@ -357,15 +373,32 @@ export class WritableRepository extends Repository {
     return new ScopedStore(this.store, binlogKeys.prefix(source));
   }
 
-  /** Store a segment's sidecar (after its object). */
+  /** Store a segment's sidecar (after its object: a sidecar always has its object). */
   async putSidecar(s: Sidecar): Promise<void> {
-    const key = s.kind === 'file' ? binlogKeys.fileSidecar(s.source, s.timeline, s.file) : binlogKeys.pieceSidecar(s.source, s.timeline, s.file, s.start);
-    await putJson(this.store, key, SidecarSchema.parse(s));
+    await putJson(this.store, binlogKeys.sidecar(s), SidecarSchema.parse(s));
   }
 
-  /** Delete the pieces of one binlog file (its whole file is stored). */
+  /** Delete one segment: its sidecar first (so no reader takes the object for usable), then its object. */
+  async deleteSegment(s: Sidecar): Promise<void> {
+    await this.store.delete(binlogKeys.sidecar(s));
+    await this.store.delete(binlogKeys.segmentObject(s));
+  }
+
+  /**
+   * Delete the pieces of one binlog file (its whole file is stored):
+   * sidecars first, then the objects, including objects whose sidecar was
+   * never written (an archiver killed in between).
+   */
   async deletePieces(source: string, timeline: string, file: string): Promise<string[]> {
-    return this.deletePrefix(binlogKeys.piecesPrefix(source, timeline, file));
+    const objs = await this.store.list(binlogKeys.piecesPrefix(source, timeline, file));
+    const ordered = [...objs.filter((o) => o.key.endsWith('.json')), ...objs.filter((o) => !o.key.endsWith('.json'))];
+    for (const o of ordered) await this.store.delete(o.key);
+    return ordered.map((o) => o.key);
+  }
+
+  /** Delete a data object that has no sidecar (an archiver killed between the two writes). */
+  async deleteStraySegmentObject(source: string, key: string): Promise<void> {
+    await this.store.delete(`${binlogKeys.prefix(source)}${key}`);
   }
 
   /** Record a gap (append-only, like everything). */

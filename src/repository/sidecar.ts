@@ -7,7 +7,7 @@
  * files never mix with the old one's, even though their names collide.
  *
  *   <source>/binlogs/<timeline>/<file>.zst[.age] + <file>.json
- *   <source>/binlogs/<timeline>/<file>.partial/<offset>.zst[.age] + <offset>.json
+ *   <source>/binlogs/<timeline>/<file>.partial/<start>-<end>.zst[.age] + <start>-<end>.json
  *   <source>/binlogs/<timeline>/gaps/<time>-<file>.json
  */
 import { createHash } from 'node:crypto';
@@ -35,6 +35,16 @@ export const SidecarSchema = z.object({
   transactions: z.number().int().nonnegative(),
   firstTransaction: Trx.optional(),
   lastTransaction: Trx.optional(),
+  /**
+   * Smallest and largest commit timestamp of the segment's transactions
+   * (binlog order is not timestamp order): a restore to a time finds the
+   * segment that holds its stop point from these alone. Absent in sidecars
+   * written before they were recorded; such segments are scanned.
+   */
+  minTimestamp: z.number().optional(),
+  maxTimestamp: z.number().optional(),
+  /** Fold level of a piece: 0 as uploaded, n+1 when it replaced a run of level-n pieces. */
+  level: z.number().int().nonnegative().optional(),
   /** GTID state at the start of the file (Gtid_list / Previous_gtids), whole files and first pieces. */
   startGtids: z.string().optional(),
   /** GTIDs of the transactions in this segment. */

@@ -42,7 +42,8 @@ export async function restoreToPoint(o: PointRestoreOptions): Promise<{ plan: Fu
   const work = await mkdtemp(path.join(o.cfg.workDir, 'restore-'));
   try {
     // 1. Plan: backup, binlog files, exact start and stop positions.
-    const pitr = await planPointInTime(o.point, manifests, timelines, { store: o.repo.binlogObjects(o.source.name), codec: codecFor(o.cfg, o.source), workDir: work, signal: o.signal, now: new Date() });
+    const src = { store: o.repo.binlogObjects(o.source.name), codec: codecFor(o.cfg, o.source), workDir: work, signal: o.signal };
+    const pitr = await planPointInTime(o.point, manifests, timelines, { src, now: new Date() });
     const m = manifests.find((x) => x.id === pitr.backupId)!;
     // 2. The target checked and every backup object present.
     const plan: FullPlan = { ...(await prepareRestore(o, m)), pitr, notes: pitr.notes };
@@ -52,10 +53,7 @@ export async function restoreToPoint(o: PointRestoreOptions): Promise<{ plan: Fu
     // 4. Load the backup, then replay the binlog from its snapshot point to the stop point.
     const tools = toolPaths(o.cfg, m.server.flavor);
     const replay = () =>
-      replayFiles(
-        pitr.files.map((f) => ({ path: f.path, file: f.file, start: f.start, stop: f.stop })),
-        { target: o.target, flavor: m.server.flavor, binlogTool: tools.binlog, client: tools.client, noBinlog: o.noBinlog, signal: o.signal, onStep: (i) => o.onReplayFile?.(i, pitr.files.length) },
-      );
+      replayFiles(pitr.files, { src, target: o.target, flavor: m.server.flavor, binlogTool: tools.binlog, client: tools.client, noBinlog: o.noBinlog, signal: o.signal, onStep: (i) => o.onReplayFile?.(i, pitr.files.length) });
     const load = await applyRestore(o, m, plan, started, replay, pitrParams(pitr));
     return { plan, load };
   } finally {

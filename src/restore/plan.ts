@@ -4,21 +4,25 @@
  * snapshot point and replays a prefix of the binlog from there: every
  * transaction in binlog order up to the stop condition, never a subset.
  *
- * Backups are tried newest first; one is usable when its snapshot point is at
- * or before the stop point (it holds no transaction the target point
+ * The plan is made from the sidecars: each segment's sidecar holds its
+ * byte range, first and last transaction, GTIDs and smallest and largest
+ * commit time, which is enough to walk the chain segment by segment. Only
+ * the segment that holds the stop point is fetched and scanned to find the
+ * exact transaction (and one the sidecars cannot settle, such as a segment
+ * archived before commit times were recorded). `--dry-run` fetches nothing
+ * else, and the replay streams the segments later.
+ *
+ * Backups are tried newest first; one is usable when its snapshot point is
+ * at or before the stop point (it holds no transaction the target point
  * excludes) and the chain from its snapshot to the stop point has no gap.
- * Finding the exact stop point means reading the archived binlog itself, so
- * the files the plan needs are downloaded (sha256-checked) into a work
- * directory here and replayed from there.
  */
 import type { Manifest } from '../repository/manifest.js';
+import type { Sidecar, SidecarTrx } from '../repository/sidecar.js';
 import { BinlogGapError, NotFoundError, UsageError } from '../errors.js';
-import { GtidSet, formatGtid, type Flavor } from '../mysql/gtid.js';
-import type { TransactionInfo } from '../mysql/binlog-events.js';
-import type { ObjectReader } from '../storage/store.js';
-import type { CodecOptions } from '../pipeline/stages.js';
+import { GtidSet, formatGtid, parseGtid, type Flavor } from '../mysql/gtid.js';
+import { BinlogParser, type TransactionInfo } from '../mysql/binlog-events.js';
 import { backupTimeline, comparePoints, type ChainFile, type Gap, type LogPoint, type Timeline } from '../binlog/chain.js';
-import { materializeFile, scanFile } from '../binlog/replay.js';
+import { fileBytes, type SegmentSource } from '../binlog/segments.js';
 import { describePoint, parseGtidTarget, type TargetPoint } from './point.js';
 
 /** A transaction as the plan shows it. */
@@ -33,7 +37,8 @@ export interface PlannedTrx {
 /** One binlog file to replay, with its positions. */
 export interface ReplayFile {
   file: string;
-  path: string;
+  /** The archived file: the segments its bytes are read from. */
+  chain: ChainFile;
   segments: number;
   bytes: number;
   start?: number | undefined;
@@ -52,32 +57,25 @@ export interface PitrPlan {
   firstExcluded?: PlannedTrx | undefined;
   files: ReplayFile[];
   replayBytes: number;
+  /** Stored bytes of the segments fetched to make the plan (the boundary segment). */
+  fetchedBytes: number;
   notes: string[];
   /** Newer backups that could not be used, and why. */
   skipped: Array<{ backupId: string; reason: string }>;
 }
 
-interface PlanContext {
-  /** The source's binlog segments (Repository.binlogObjects). */
-  store: ObjectReader;
-  codec: Pick<CodecOptions, 'zstd' | 'age'>;
-  workDir: string;
-  signal?: AbortSignal | undefined;
+/** Where the segments come from, and the clock (a time in the future is refused). */
+export interface PlanContext {
+  src: SegmentSource;
   now?: Date;
-  /** Local copies of archived files, by timeline/file. */
-  cache: Map<string, string>;
 }
 
 type Outcome = { ok: true; stop: LogPoint; lastIncluded?: PlannedTrx | undefined; firstExcluded?: PlannedTrx | undefined; notes: string[] } | { ok: false; reason: string };
 
 /** Plan a restore to `point` from the given committed backups and archived chain. */
-export async function planPointInTime(
-  point: TargetPoint,
-  manifests: Manifest[],
-  timelines: Timeline[],
-  ctx: Omit<PlanContext, 'cache'>,
-): Promise<PitrPlan> {
-  const c: PlanContext = { ...ctx, cache: new Map() };
+export async function planPointInTime(point: TargetPoint, manifests: Manifest[], timelines: Timeline[], ctx: PlanContext): Promise<PitrPlan> {
+  let fetched = 0;
+  const src: SegmentSource = { ...ctx.src, onFetched: (n, s) => ((fetched += n), ctx.src.onFetched?.(n, s)) };
   const candidates = manifests.filter((m) => m.snapshot).sort((a, b) => (a.id < b.id ? 1 : -1));
   if (candidates.length === 0) throw new NotFoundError('no committed backup with a snapshot point exists; take a backup first (point-in-time restores start from one)');
   if (point.kind === 'time' && ctx.now && point.seconds > Math.floor(ctx.now.getTime() / 1000) + 1) {
@@ -97,7 +95,7 @@ export async function planPointInTime(
     }
     let outcome: Outcome;
     try {
-      outcome = await resolve(point, m, tl, c);
+      outcome = await resolve(point, m, tl, candidates, src);
     } catch (err) {
       if (err instanceof BinlogGapError) {
         lastGapError ??= err;
@@ -110,69 +108,73 @@ export async function planPointInTime(
       skipped.push({ backupId: m.id, reason: outcome.reason });
       continue;
     }
-    return buildPlan(point, m, tl, outcome, skipped, c);
+    return { ...buildPlan(point, m, tl, outcome, skipped), fetchedBytes: fetched };
   }
   if (lastGapError) throw lastGapError;
   throw new NotFoundError(`no backup can reach ${describePoint(point)}: ${skipped.map((s) => `${s.backupId}: ${s.reason}`).join('; ')}`, { skipped });
 }
 
+/** A segment of the walk: the part of a file's cover after the snapshot point. */
+interface Step {
+  f: ChainFile;
+  seg: Sidecar;
+  /** Where this step's transactions start to count (the snapshot, or 0). */
+  after: number;
+}
+
 /** Find the stop point for one backup, or say why it cannot be used. */
-async function resolve(point: TargetPoint, m: Manifest, tl: Timeline, c: PlanContext): Promise<Outcome> {
+async function resolve(point: TargetPoint, m: Manifest, tl: Timeline, all: Manifest[], src: SegmentSource): Promise<Outcome> {
   const snap = m.snapshot!;
   const P: LogPoint = { file: snap.file, offset: snap.position };
   const startIdx = tl.files.findIndex((f) => f.file === snap.file);
   if (startIdx < 0) return { ok: false, reason: `its snapshot file ${snap.file} is not archived` };
-  const cond = condition(point, tl.flavor, snap.gtid);
-  // 1. The backup must not already hold a transaction the point excludes
-  //    (only a time or a GTID can exclude what a backup holds).
+  const snapFile = tl.files[startIdx] as ChainFile;
+  if ((snapFile.segments[0]?.start ?? 0) > 0) return { ok: false, reason: `the start of its snapshot file ${snap.file} is not archived` };
   if (point.kind === 'position') {
     const cmp = comparePoints({ file: point.file, offset: point.position }, P);
     if (cmp < 0) return { ok: false, reason: `its snapshot point ${P.file}:${P.offset} is after ${point.file}:${point.position}` };
     if (cmp === 0) return { ok: true, stop: P, notes: ['the backup itself ends exactly at the target: no binlog to replay'] };
   }
-  if (point.kind === 'time' || point.kind === 'gtid') {
-    const pre = await checkBeforeSnapshot(cond, tl.files[startIdx] as ChainFile, P, tl, c);
-    if (pre) return pre;
-  }
+  const cond = condition(point, tl.flavor, snap.gtid);
+  // 1. The backup must not already hold a transaction the point excludes.
+  const tooNew = await holdsExcluded(point, cond, m, tl, startIdx, P, src);
+  if (tooNew) return { ok: false, reason: tooNew };
   if (cond.done()) return { ok: true, stop: P, notes: ['the backup itself ends exactly at the target: no binlog to replay'] };
-  // 2. Walk forward from the snapshot point until the condition stops us, or a gap does.
+  // 2. Walk the segments after the snapshot, from their sidecars, until one holds the stop point or a gap comes.
   const gap = nextGap(tl, P);
   let last: PlannedTrx | undefined;
   for (let i = startIdx; i < tl.files.length; i++) {
     const f = tl.files[i] as ChainFile;
-    // Never read past the gap: what follows it cannot be replayed from this backup.
     if (gap?.before && comparePoints({ file: f.file, offset: 0 }, { file: gap.before.file, offset: 0 }) > 0) break;
-    const local = await localFile(f, tl, c);
-    let hit: Outcome | undefined;
-    await scanFile(local, tl.flavor, (t) => {
-      if (f.file === P.file && t.start < P.offset) return false;
-      const trx = planned(f.file, t);
-      const verdict = cond.step(trx, t);
-      if (verdict === 'include') {
-        last = trx;
-        return false;
+    for (const seg of f.segments) {
+      const step: Step = { f, seg, after: f.file === P.file ? P.offset : 0 };
+      if (seg.end <= step.after) continue;
+      if (gap?.before && comparePoints({ file: f.file, offset: seg.start }, gap.before) >= 0) break;
+      const quick = cond.fromSidecar(step);
+      if (quick === 'include') {
+        last = lastAfter(step) ?? last;
+        continue;
       }
-      if (verdict === 'include-and-stop') {
-        last = trx;
-        hit = { ok: true, stop: { file: f.file, offset: t.end }, lastIncluded: trx, notes: [] };
-        return true;
-      }
-      hit = verdict.stopBefore
-        ? { ok: true, stop: { file: f.file, offset: t.start }, lastIncluded: last, firstExcluded: trx, notes: [] }
-        : { ok: false, reason: verdict.error };
-      return true;
-    });
-    if (hit) return hit;
+      if (quick !== 'scan') return quick;
+      // The sidecar cannot settle it: read this file's transactions from here.
+      const hit = await scanFrom(step, cond, last, gap, src);
+      if (hit.outcome) return hit.outcome;
+      last = hit.last;
+      break; // the scan read the rest of the file
+    }
   }
-  return endOfChain(point, P, last, gap, tl, m);
+  return endOfChain(point, P, last, gap, tl, m, all);
 }
 
-/** The stop rule for each kind of point, fed one transaction at a time. */
+/** The stop rule for each kind of point: per segment from its sidecar, and per transaction when scanned. */
 interface Condition {
-  /** Before the snapshot: does this transaction make the backup too new? */
+  /** Before the snapshot (scanned): does this transaction make the backup too new? */
   tooNew(t: TransactionInfo): string | undefined;
+  /** From a segment's sidecar: all of it is in, or it must be scanned (or the plan is decided). */
+  fromSidecar(s: Step): 'include' | 'scan' | Outcome;
+  /** One scanned transaction. */
   step(trx: PlannedTrx, t: TransactionInfo): 'include' | 'include-and-stop' | { stopBefore: true } | { stopBefore: false; error: string };
-  /** Already satisfied (at the snapshot point)? */
+  /** Already satisfied at the snapshot point? */
   done(): boolean;
 }
 
@@ -181,16 +183,24 @@ function condition(point: TargetPoint, flavor: Flavor, snapshotGtid: string): Co
     case 'time':
       return {
         tooNew: (t) => (t.timestamp > point.seconds ? `it holds a transaction committed at ${iso(t.timestamp)}, after the target time` : undefined),
+        fromSidecar: ({ seg }) => (seg.maxTimestamp !== undefined && seg.maxTimestamp <= point.seconds ? 'include' : 'scan'),
         step: (_trx, t) => (t.timestamp > point.seconds ? { stopBefore: true } : 'include'),
         done: () => false,
       };
     case 'latest':
-      return { tooNew: () => undefined, step: () => 'include', done: () => false };
-    case 'position':
+      return { tooNew: () => undefined, fromSidecar: () => 'include', step: () => 'include', done: () => false };
+    case 'position': {
+      const target = { file: point.file, offset: point.position };
       return {
         tooNew: () => undefined,
+        fromSidecar: ({ f, seg }) => {
+          if (comparePoints({ file: f.file, offset: seg.end }, target) < 0) return 'include';
+          const lastTrx = seg.lastTransaction;
+          if (f.file === point.file && lastTrx?.end === point.position) return { ok: true, stop: target, lastIncluded: planned(f.file, lastTrx), notes: [] };
+          return 'scan';
+        },
         step: (trx) => {
-          const cmp = comparePoints({ file: trx.file, offset: trx.end }, { file: point.file, offset: point.position });
+          const cmp = comparePoints({ file: trx.file, offset: trx.end }, target);
           if (cmp < 0) return 'include';
           if (cmp === 0) return 'include-and-stop';
           if (trx.file === point.file && trx.start === point.position) return { stopBefore: true };
@@ -198,11 +208,21 @@ function condition(point: TargetPoint, flavor: Flavor, snapshotGtid: string): Co
         },
         done: () => false,
       };
+    }
     case 'gtid': {
       const target = parseGtidTarget(point.text, flavor);
       const reached = GtidSet.parse(flavor, snapshotGtid);
       return {
         tooNew: (t) => (t.gtid && !target.contains(t.gtid) ? `it already holds ${formatGtid(t.gtid)}, which is after ${point.text}` : undefined),
+        fromSidecar: ({ seg }) => {
+          const in_ = GtidSet.parse(flavor, seg.gtids);
+          // Every transaction of the segment is part of the target, and the target is not complete yet: all of it is in.
+          if (target.containsAll(in_) && !new GtidSet(flavor).addAll(reached).addAll(in_).containsAll(target)) {
+            reached.addAll(in_);
+            return 'include';
+          }
+          return 'scan';
+        },
         step: (trx, t) => {
           if (reached.containsAll(target)) return { stopBefore: true };
           if (!t.gtid) return 'include';
@@ -212,40 +232,110 @@ function condition(point: TargetPoint, flavor: Flavor, snapshotGtid: string): Co
           reached.add(t.gtid);
           return reached.containsAll(target) ? 'include-and-stop' : 'include';
         },
-        done: () => reached.containsAll(target) && (target.flavor !== 'mariadb' || sameMariaPosition(reached, target)),
+        done: () => reached.containsAll(target) && (target.flavor !== 'mariadb' || target.containsAll(reached)),
       };
     }
   }
 }
 
-/** MariaDB: the snapshot position equals the target exactly (no later GTID in it). */
-function sameMariaPosition(reached: GtidSet, target: GtidSet): boolean {
-  return target.containsAll(reached);
+/**
+ * Does the backup hold a transaction the point excludes? A GTID target is
+ * decided by the snapshot's GTID set; a time by the commit times of the
+ * transactions archived before the snapshot point in its file (from the
+ * sidecars; the segment around the snapshot is scanned only when its
+ * sidecar cannot tell).
+ */
+async function holdsExcluded(point: TargetPoint, cond: Condition, m: Manifest, tl: Timeline, startIdx: number, P: LogPoint, src: SegmentSource): Promise<string | undefined> {
+  if (point.kind === 'gtid') {
+    const target = parseGtidTarget(point.text, tl.flavor);
+    const held = GtidSet.parse(tl.flavor, m.snapshot!.gtid);
+    for (const g of held.toString() ? held.toString().split(',') : []) {
+      if (tl.flavor === 'mariadb' && !target.contains(parseGtid('mariadb', g))) return `it already holds ${g}, which is after ${point.text}`;
+    }
+    if (tl.flavor === 'mysql' && !target.containsAll(held)) return `its snapshot GTID set ${held.toString()} holds transactions that are not part of ${point.text}`;
+    return undefined;
+  }
+  if (point.kind !== 'time') return undefined;
+  const f = tl.files[startIdx] as ChainFile;
+  const before = f.segments.filter((s) => s.start < P.offset);
+  if (before.every((s) => s.maxTimestamp !== undefined && (s.end <= P.offset || s.maxTimestamp <= point.seconds))) {
+    const over = before.find((s) => (s.maxTimestamp as number) > point.seconds);
+    return over ? `it holds a transaction committed at ${iso(over.maxTimestamp as number)}, after the target time` : undefined;
+  }
+  let reason: string | undefined;
+  const parser = new BinlogParser(tl.flavor, {
+    onTransaction: (t) => {
+      if (t.end <= P.offset) reason ??= cond.tooNew(t);
+    },
+  });
+  for await (const chunk of fileBytes(src, f, 0, P.offset)) {
+    parser.push(chunk);
+    if (reason) break;
+  }
+  return reason;
 }
 
-async function checkBeforeSnapshot(cond: Condition, f: ChainFile, P: LogPoint, tl: Timeline, c: PlanContext): Promise<Outcome | undefined> {
-  let reason: string | undefined;
-  const local = await localFile(f, tl, c);
-  await scanFile(local, tl.flavor, (t) => {
-    if (t.end > P.offset) return true;
-    reason = cond.tooNew(t);
-    return reason !== undefined;
-  });
-  return reason ? { ok: false, reason } : undefined;
+/** The last transaction of a step that lies after the snapshot, from its sidecar. */
+function lastAfter(s: Step): PlannedTrx | undefined {
+  const t = s.seg.lastTransaction;
+  return t && t.start >= s.after ? planned(s.f.file, t) : undefined;
+}
+
+/**
+ * Scan a file from the nearest transaction boundary at or before the step's
+ * segment to the stop point (or the end of the file, or the gap).
+ */
+async function scanFrom(s: Step, cond: Condition, last: PlannedTrx | undefined, gap: Gap | undefined, src: SegmentSource): Promise<{ outcome?: Outcome; last?: PlannedTrx | undefined }> {
+  const from = boundaryBefore(s);
+  const until = gap?.before?.file === s.f.file ? gap.before.offset : s.f.end;
+  let outcome: Outcome | undefined;
+  const parser = new BinlogParser(s.f.segments[0]?.server.flavor ?? 'mariadb', {
+    onTransaction: (t) => {
+      if (outcome || t.start < s.after || t.end > until) return;
+      const trx = planned(s.f.file, t);
+      const verdict = cond.step(trx, t);
+      if (verdict === 'include') last = trx;
+      else if (verdict === 'include-and-stop') {
+        last = trx;
+        outcome = { ok: true, stop: { file: s.f.file, offset: t.end }, lastIncluded: trx, notes: [] };
+      } else if (verdict.stopBefore) outcome = { ok: true, stop: { file: s.f.file, offset: t.start }, lastIncluded: last, firstExcluded: trx, notes: [] };
+      else outcome = { ok: false, reason: verdict.error };
+    },
+  }, from, from === 0 ? undefined : s.seg.checksum);
+  for await (const chunk of fileBytes(src, s.f, from, until)) {
+    parser.push(chunk);
+    if (outcome) break;
+  }
+  return outcome ? { outcome } : { last };
+}
+
+/** A transaction boundary at or before the step's segment: the snapshot, an earlier segment's last transaction end, or the file's start. */
+function boundaryBefore(s: Step): number {
+  if (s.after >= s.seg.start) return s.after;
+  let best = s.after;
+  for (const x of s.f.segments) {
+    const end = x.lastTransaction?.end;
+    if (x.end <= s.seg.start && end !== undefined && end <= s.seg.start && end > best) best = end;
+  }
+  return best;
 }
 
 function nextGap(tl: Timeline, from: LogPoint): Gap | undefined {
   return tl.gaps.filter((g) => g.before && comparePoints(g.before, from) >= 0).sort((a, b) => comparePoints(a.before!, b.before!))[0];
 }
 
-function endOfChain(point: TargetPoint, P: LogPoint, last: PlannedTrx | undefined, gap: Gap | undefined, tl: Timeline, m: Manifest): Outcome {
+function endOfChain(point: TargetPoint, P: LogPoint, last: PlannedTrx | undefined, gap: Gap | undefined, tl: Timeline, m: Manifest, all: Manifest[]): Outcome {
   const endPoint: LogPoint = last ? { file: last.file, offset: last.end } : P;
   const lastTime = last?.time ?? m.startedAt;
   if (gap) {
     const wanted = describePoint(point);
+    const later = all
+      .filter((x) => x.snapshot && backupTimeline(x) === tl.id && gap.after && comparePoints({ file: x.snapshot.file, offset: x.snapshot.position }, gap.after) >= 0)
+      .sort((a, b) => (a.id < b.id ? -1 : 1))[0];
+    const afterGap = later ? `after the gap, the nearest restorable point is backup ${later.id} (taken ${later.startedAt}) and anything archived after it` : 'after the gap, only a backup taken after it can be the start: take one now (backtrack backup)';
     throw new BinlogGapError(
-      `cannot restore to ${wanted}: the binlog of timeline ${tl.id} has a gap after ${gap.before?.file}:${gap.before?.offset} (${gap.detail}). The nearest restorable point before the gap is ${lastTime} (${endPoint.file}:${endPoint.offset}); after the gap, only a backup taken after it can be the start`,
-      { gap, nearestBefore: { time: lastTime, ...endPoint } },
+      `cannot restore to ${wanted}: the binlog of timeline ${tl.id} has a gap after ${gap.before?.file}:${gap.before?.offset} (${gap.detail}). The nearest restorable point before the gap is ${lastTime} (${endPoint.file}:${endPoint.offset}); ${afterGap}`,
+      { gap, nearestBefore: { time: lastTime, ...endPoint }, ...(later ? { nearestAfter: { backupId: later.id, time: later.startedAt } } : {}) },
     );
   }
   if (point.kind === 'gtid') return { ok: false, reason: `${point.text} is not in the archived binlog after its snapshot (the archive ends at ${lastTime})` };
@@ -255,41 +345,34 @@ function endOfChain(point: TargetPoint, P: LogPoint, last: PlannedTrx | undefine
   return { ok: true, stop: endPoint, lastIncluded: last, notes };
 }
 
-async function localFile(f: ChainFile, tl: Timeline, c: PlanContext): Promise<string> {
-  const k = `${tl.id}/${f.file}`;
-  const have = c.cache.get(k);
-  if (have) return have;
-  const p = await materializeFile(c.store, f, `${c.workDir}/${tl.id}`, c.codec, c.signal);
-  c.cache.set(k, p);
-  return p;
-}
-
-function planned(file: string, t: TransactionInfo): PlannedTrx {
-  return { file, start: t.start, end: t.end, time: iso(t.timestamp), ...(t.gtid ? { gtid: formatGtid(t.gtid) } : {}) };
+function planned(file: string, t: TransactionInfo | SidecarTrx): PlannedTrx {
+  const gtid = typeof t.gtid === 'string' ? t.gtid : t.gtid ? formatGtid(t.gtid) : undefined;
+  return { file, start: t.start, end: t.end, time: iso(t.timestamp), ...(gtid ? { gtid } : {}) };
 }
 
 function iso(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-async function buildPlan(point: TargetPoint, m: Manifest, tl: Timeline, o: Outcome & { ok: true }, skipped: PitrPlan['skipped'], c: PlanContext): Promise<PitrPlan> {
+function buildPlan(point: TargetPoint, m: Manifest, tl: Timeline, o: Outcome & { ok: true }, skipped: PitrPlan['skipped']): Omit<PitrPlan, 'fetchedBytes'> {
   const start: LogPoint = { file: m.snapshot!.file, offset: m.snapshot!.position };
   const files: ReplayFile[] = [];
   if (comparePoints(o.stop, start) > 0) {
     for (const f of tl.files) {
       if (comparePoints({ file: f.file, offset: 0 }, { file: start.file, offset: 0 }) < 0) continue;
       if (comparePoints({ file: f.file, offset: 0 }, { file: o.stop.file, offset: 0 }) > 0) break;
+      const stop = f.file === o.stop.file ? o.stop.offset : undefined;
+      const used = f.segments.filter((s) => stop === undefined || s.start < stop);
       files.push({
         file: f.file,
-        path: await localFile(f, tl, c),
-        segments: f.segments.length,
-        bytes: f.segments.reduce((s, x) => s + x.object.size, 0),
+        chain: f,
+        segments: used.length,
+        bytes: used.reduce((s, x) => s + x.object.size, 0),
         start: f.file === start.file ? start.offset : undefined,
-        stop: f.file === o.stop.file ? o.stop.offset : undefined,
+        stop,
       });
     }
   }
-  const notes = [...o.notes];
   return {
     point,
     stopCondition: describePoint(point),
@@ -301,7 +384,7 @@ async function buildPlan(point: TargetPoint, m: Manifest, tl: Timeline, o: Outco
     firstExcluded: o.firstExcluded,
     files,
     replayBytes: files.reduce((s, f) => s + f.bytes, 0),
-    notes,
+    notes: [...o.notes],
     skipped,
   };
 }

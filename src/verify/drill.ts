@@ -12,6 +12,7 @@ import type { Config, SourceConfig } from '../config/schema.js';
 import { BacktrackError, ChecksumError, NotFoundError, ScratchUnavailableError, VerificationFailedError, asBacktrackError } from '../errors.js';
 import { loadChain } from '../binlog/chain.js';
 import { removeDir, replayFiles } from '../binlog/replay.js';
+import type { SegmentSource } from '../binlog/segments.js';
 import type { Logger } from '../observability/logger.js';
 import type { Actor } from '../repository/audit.js';
 import { latestDrillByBackup, type DrillCheck, type DrillReport } from '../repository/drills.js';
@@ -63,7 +64,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     let pitr: PitrPlan | undefined;
     if (o.point) {
       try {
-        pitr = await planPointInTime(o.point, [m], await loadChain(o.repo, o.source.name), { store: o.repo.binlogObjects(o.source.name), codec: codecFor(o.cfg, o.source), workDir: work, signal, now: new Date() });
+        pitr = await planPointInTime(o.point, [m], await loadChain(o.repo, o.source.name), { src: segmentSource(o, work, signal), now: new Date() });
         target = { point: o.point, stopCondition: describePoint(o.point), stop: pitr.stop, lastIncluded: pitr.lastIncluded };
       } catch (err) {
         checks.push({ name: 'point-in-time', verdict: 'failed', message: `the binlog cannot be replayed to the point: ${asBacktrackError(err).message}`, evidence: { code: asBacktrackError(err).code } });
@@ -88,7 +89,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
       if (pitr) {
         o.onStage?.('replaying the binlog');
         const t1 = Date.now();
-        checks.push(await replayAndCheck(o, m, scratch, pitr, signal));
+        checks.push(await replayAndCheck(o, m, scratch, pitr, work, signal));
         rto.replaySeconds = (Date.now() - t1) / 1000;
       }
     }
@@ -145,11 +146,16 @@ async function loadInto(o: DrillOptions, m: Manifest, scratch: Scratch, signal: 
   }
 }
 
-async function replayAndCheck(o: DrillOptions, m: Manifest, scratch: Scratch, pitr: PitrPlan, signal: AbortSignal): Promise<DrillCheck> {
+function segmentSource(o: DrillOptions, work: string, signal: AbortSignal): SegmentSource {
+  return { store: o.repo.binlogObjects(o.source.name), codec: codecFor(o.cfg, o.source), workDir: work, signal };
+}
+
+async function replayAndCheck(o: DrillOptions, m: Manifest, scratch: Scratch, pitr: PitrPlan, work: string, signal: AbortSignal): Promise<DrillCheck> {
   const tools = toolPaths(o.cfg, m.server.flavor);
   const evidence = { backupId: pitr.backupId, start: pitr.start, stop: pitr.stop, files: pitr.files.map((f) => f.file), lastIncluded: pitr.lastIncluded };
   try {
-    await replayFiles(pitr.files.map((f) => ({ path: f.path, file: f.file, start: f.start, stop: f.stop })), {
+    await replayFiles(pitr.files, {
+      src: segmentSource(o, work, signal),
       target: scratch.spec,
       flavor: m.server.flavor,
       binlogTool: tools.binlog,

@@ -57,7 +57,7 @@ async function waitArchived(t: TestConfig, work: Workload) {
 }
 
 /** Every segment sidecar of the repository, parsed. */
-type SidecarLike = { file: string; kind: string; start: number; end: number; timeline?: string; transactions?: number; lastTransaction?: { gtid?: string } };
+type SidecarLike = { file: string; kind: string; start: number; end: number; timeline?: string; transactions?: number; lastTransaction?: { gtid?: string }; object?: { name: string } };
 async function sidecars(t: TestConfig): Promise<SidecarLike[]> {
   const out: SidecarLike[] = [];
   const walk = async (dir: string): Promise<void> => {
@@ -186,12 +186,18 @@ describe('the binlog archiver', () => {
     await archiver;
     const segs = (await sidecars(t)).filter((s) => s.kind === 'piece' || s.kind === 'file');
     const victim = segs.find((s) => (s as { transactions?: number }).transactions)!;
-    const obj = path.join(t.dir, 'repo', 'main', 'binlogs', (victim as { timeline?: string }).timeline!, victim.kind === 'file' ? `${victim.file}.zst` : `${victim.file}.partial/${String(victim.start).padStart(20, '0')}.zst`);
+    const obj = path.join(t.dir, 'repo', 'main', 'binlogs', victim.timeline!, victim.kind === 'file' ? victim.object!.name : `${victim.file}.partial/${victim.object!.name}`);
     const bytes = await readFile(obj);
     bytes[Math.floor(bytes.length / 2)] = (bytes[Math.floor(bytes.length / 2)] ?? 0) ^ 0x55;
     await writeFile(obj, bytes);
-    const r = await cli(['restore', '--config', t.file, '--target', 'mysql://root@127.0.0.1:1', '--dry-run']);
+    const target = await startMariaDB({ profile: 'scratch' });
+    cleanups.push(() => target.stop());
+    // The plan is made from the sidecars (a dry run reads no segment); the replay checks every segment before using it.
+    const dry = await cli(['restore', '--config', t.file, '--target', `mysql://root@127.0.0.1:${target.port}`, '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    const r = await cli(['restore', '--config', t.file, '--target', `mysql://root@127.0.0.1:${target.port}`]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(new RegExp(`binlog segment .*${victim.file}.* is damaged`));
+    expect(r.stderr).toMatch(/PARTIAL restore/);
   });
 });

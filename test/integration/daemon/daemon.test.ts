@@ -76,7 +76,6 @@ describe('backtrack daemon', () => {
   });
 
   async function checkRunningDaemon(base: string, d: ResultPromise, t: Awaited<ReturnType<typeof daemonConfig>>, work: Workload) {
-
     // /metrics is open and shows the work done.
     const m = (await getText(`${base}/metrics`)).body;
     expect(metric(m, 'backtrack_up')).toBe(1);
@@ -121,7 +120,8 @@ describe('backtrack daemon', () => {
     const jobs = audit.json.events.filter((e: { action: string }) => e.action === 'backup' || e.action === 'drill');
     expect(jobs.filter((e: { action: string }) => e.action === 'backup').length).toBeGreaterThanOrEqual(3);
     expect(jobs.filter((e: { action: string }) => e.action === 'drill').length).toBeGreaterThanOrEqual(2);
-    expect(jobs.some((e: { actor: { kind: string; name: string } }) => e.actor.kind === 'api' && e.actor.name === 'ops')).toBe(true);
+    // The API's backup is audited under its token's name (unless it met a scheduled one already running: 409).
+    if (trig.status === 202) expect(jobs.some((e: { actor: { kind: string; name: string } }) => e.actor.kind === 'api' && e.actor.name === 'ops')).toBe(true);
     const spans = jobs.map((e: { at: string; durationSeconds: number }) => [Date.parse(e.at) - e.durationSeconds * 1000, Date.parse(e.at)]).sort((a: number[], b: number[]) => a[0]! - b[0]!);
     for (let i = 1; i < spans.length; i++) expect(spans[i][0], 'two jobs of one source overlapped').toBeGreaterThanOrEqual(spans[i - 1][1] - 50);
 

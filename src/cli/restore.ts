@@ -8,6 +8,7 @@ import { restoreFull, type RestorePlan } from '../restore/full.js';
 import { restoreToPoint, type FullPlan } from '../restore/pitr.js';
 import { targetPointFromFlags } from '../restore/point.js';
 import { openRepository } from '../runtime/context.js';
+import { segmentKey } from '../repository/repository.js';
 import { bool, str, type Command } from './command.js';
 import { formatBytes, isoSeconds } from './format.js';
 
@@ -42,6 +43,14 @@ function renderPitr(x: NonNullable<FullPlan['pitr']>): string[] {
     `  first out  ${trx(x.firstExcluded)}`,
     ...(x.skipped.length ? [`  skipped    ${x.skipped.map((s) => `${s.backupId} (${s.reason})`).join('; ')}`] : []),
   ];
+}
+
+/** The plan as --json prints it: each binlog file with the segment objects the replay reads. */
+export function planJson(p: RestorePlan | FullPlan): unknown {
+  const pitr = 'pitr' in p ? p.pitr : undefined;
+  if (!pitr) return p;
+  const files = pitr.files.map(({ chain, ...f }) => ({ ...f, objects: chain.segments.filter((s) => f.stop === undefined || s.start < f.stop).map((s) => segmentKey(s)) }));
+  return { ...p, pitr: { ...pitr, files } };
 }
 
 export const restoreCommand: Command = {
@@ -111,7 +120,7 @@ export const restoreCommand: Command = {
     if (!dryRun) progress.done();
     const pitr = 'pitr' in result.plan ? (result.plan as FullPlan).pitr : undefined;
     return {
-      json: { ok: true, dryRun, plan: result.plan, ...(result.load ? { bytesRead: result.load.bytesRead, rawBytes: result.load.rawBytes } : {}) },
+      json: { ok: true, dryRun, plan: planJson(result.plan), ...(result.load ? { bytesRead: result.load.bytesRead, rawBytes: result.load.rawBytes } : {}) },
       text: dryRun
         ? ''
         : `\nrestored backup ${result.plan.backup.id} into ${result.plan.target.dsn}: ${formatBytes(result.load?.rawBytes ?? 0)} of SQL applied, every object's sha256 verified${pitr ? `; binlog replayed to ${pitr.stop.file}:${pitr.stop.offset}${pitr.lastIncluded ? ` (last transaction ${pitr.lastIncluded.time}${pitr.lastIncluded.gtid ? `, gtid ${pitr.lastIncluded.gtid}` : ''})` : ''}` : ''}`,

@@ -10,9 +10,15 @@
 //   replay  backtrack restore (backup + binlog replay) vs zstd -dc | mariadb plus
 //           mariadb-binlog | mariadb on the same segments
 //   drill   backtrack verify vs a plain restore of the same backup
+//   pitr    over a long binlog range (--binlog-mb, default 1100, several files):
+//           what restore --dry-run downloads (to a time in the middle, and to
+//           the newest transaction), and the local disk high-water mark of a
+//           real point-in-time restore (its work directory, sampled); with
+//           --old-bin, the same for an older build on the same repository
 //
 // Usage: scripts/bench [--size-mb 380] [--runs 3] [--rss-scale 4] [--lag-seconds 120]
-//                      [--tps 200] [--only backup,lag,replay,drill]
+//                      [--tps 200] [--binlog-mb 1100] [--old-bin PATH]
+//                      [--only backup,lag,replay,drill,pitr]
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +42,8 @@ const { values: opt } = parseArgs({
     'rss-scale': { type: 'string', default: '4' },
     'lag-seconds': { type: 'string', default: '120' },
     tps: { type: 'string', default: '200' },
+    'binlog-mb': { type: 'string', default: '1100' },
+    'old-bin': { type: 'string' },
     only: { type: 'string', default: 'backup,lag,replay,drill' },
   },
 });
@@ -335,9 +343,104 @@ try {
       results.replay = { runs, medianSeconds: { backtrack: median(runs.backtrack), plain: median(runs.plain) }, ratio: median(runs.backtrack) / median(runs.plain), transactions: results.lag.transactions };
     }
   }
+  // ---- point-in-time restore over a long range ------------------------------
+  if (only.has('pitr')) results.pitr = await pitrBench();
 } finally {
   await source.stop();
   await s3.close();
+}
+
+/** The dry-run download and the disk high-water mark of a restore over >= --binlog-mb of binlog. */
+async function pitrBench() {
+  const MB = Number(opt['binlog-mb']);
+  await sql(source, 'CREATE DATABASE IF NOT EXISTS pitrdb');
+  await sql(source, 'CREATE TABLE IF NOT EXISTS pitrdb.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64), at DATETIME(6))');
+  await sql(source, 'SET GLOBAL max_binlog_size = 268435456');
+  const fsRepo = path.join(work, 'pitrrepo');
+  const cfg = writeConfig('pitr', source, pwFile, { url: fsRepo }, { backup: { databases: ['pitrdb'] }, binlog: { uploadInterval: '2s' } });
+  await run(BIN, ['backup', '--config', cfg]);
+  const archiver = spawn(BIN, ['binlog', '--config', cfg], { env: { ...process.env, BACKTRACK_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const binlogBytes = async () => (await sql(source, 'SHOW BINARY LOGS')).reduce((a, r) => a + Number(r.File_size), 0);
+  const start = await binlogBytes();
+  log(`writing ${MB} MB of binlog (files of 256 MB)`);
+  let middle;
+  const c = await connect(source.spec);
+  try {
+    let n = 0;
+    while ((await binlogBytes()) - start < MB * 1024 * 1024) {
+      await c.query('INSERT INTO pitrdb.t (v, at) SELECT MD5(RAND()), NOW(6) FROM seq_1_to_20000');
+      if (!middle && (await binlogBytes()) - start >= (MB * 1024 * 1024) / 2) {
+        await new Promise((r) => setTimeout(r, 1100));
+        middle = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+        await new Promise((r) => setTimeout(r, 1100));
+      }
+      n++;
+    }
+    log(`wrote ${n} transactions; the point in the middle is ${middle}`);
+    await c.query("INSERT INTO pitrdb.t (v, at) VALUES ('last', NOW(6))");
+  } finally {
+    await closeQuietly(c);
+  }
+  const [{ g: lastGtid }] = await sql(source, 'SELECT @@gtid_binlog_pos AS g');
+  // Wait until the archive holds the last transaction.
+  for (;;) {
+    const dry = JSON.parse(await run(BIN, ['restore', '--config', cfg, '--target', `mysql://root@127.0.0.1:${source.port}`, '--force-overwrite-source', '--force', '--dry-run', '--json']).catch(() => '{}'));
+    if (dry.plan?.pitr?.lastIncluded?.gtid === lastGtid) break;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  archiver.kill('SIGINT');
+  await new Promise((r) => archiver.on('exit', r));
+  const files = (await sql(source, 'SHOW BINARY LOGS')).length;
+  const out = { binlogMiB: ((await binlogBytes()) - start) / 1048576, files, middle, new: await measure(BIN, cfg, middle) };
+  if (opt['old-bin']) out.old = await measure(opt['old-bin'], cfg, middle);
+  return out;
+}
+
+/** One build's dry-run downloads (to the middle, to the newest) and a real restore's disk high-water mark. */
+async function measure(bin, cfg, middle) {
+  const workDir = path.join(work, 'work-pitr');
+  const target = await spawnServer({ profile: 'scratch', baseDir: work, bufferPoolSize: '256M' });
+  try {
+    const dsn = `mysql://root@127.0.0.1:${target.port}`;
+    const dryRun = async (args) => {
+      const hw = await withDiskSampler(workDir, () => run(bin, ['restore', '--config', cfg, '--target', dsn, '--dry-run', '--json', ...args]));
+      const plan = JSON.parse(hw.result).plan.pitr;
+      return { fetchedBytes: plan.fetchedBytes ?? null, replayBytes: plan.replayBytes, workDirHighWaterMiB: hw.peak / 1048576 };
+    };
+    const toMiddle = await dryRun(['--to', middle]);
+    const latest = await dryRun([]);
+    const t0 = Date.now();
+    const real = await withDiskSampler(workDir, () => run(bin, ['restore', '--config', cfg, '--target', dsn]));
+    return { dryRunToMiddle: toMiddle, dryRunLatest: latest, restore: { seconds: (Date.now() - t0) / 1000, workDirHighWaterMiB: real.peak / 1048576 } };
+  } finally {
+    await target.stop();
+  }
+}
+
+/** Run `fn` while sampling the bytes under `dir` (every 50 ms); returns its result and the peak. */
+async function withDiskSampler(dir, fn) {
+  let peak = 0;
+  const size = (d) => {
+    let n = 0;
+    for (const e of existsSync(d) ? readdirSync(d, { withFileTypes: true }) : []) {
+      const p = path.join(d, e.name);
+      try {
+        n += e.isDirectory() ? size(p) : statSync(p).size;
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+    return n;
+  };
+  // The archiver's spool is not the restore's: only restore-* directories count.
+  const sample = () => (peak = Math.max(peak, existsSync(dir) ? readdirSync(dir).filter((n) => n.startsWith('restore-')).reduce((a, n) => a + size(path.join(dir, n)), 0) : 0));
+  const timer = setInterval(sample, 50);
+  try {
+    const result = await fn();
+    return { result, peak };
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 results.finishedAt = new Date().toISOString();

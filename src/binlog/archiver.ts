@@ -262,7 +262,12 @@ export class BinlogArchiver {
     });
   }
 
-  /** Read what the stream wrote since the last pass and upload what is complete. */
+  /**
+   * Read what the stream wrote since the last pass and upload what is
+   * complete. A failed upload ends the pass, not the session: nothing moved
+   * forward, so the next pass uploads the same bytes again, re-read from the
+   * spool (files stay in order: a later file waits for an earlier one).
+   */
   private async pass(s: Session): Promise<void> {
     const names = (await readdir(this.spoolDir)).filter((n) => !n.startsWith('.')).sort((a, b) => fileIndex(a) - fileIndex(b));
     let lag = 0;
@@ -276,32 +281,44 @@ export class BinlogArchiver {
       }
       if (f.consolidating) continue;
       await this.readNew(f);
-      const complete = (f.parser.facts.closedBy !== undefined && f.parser.boundary === f.readUpTo) || i < names.length - 1;
-      if (complete && f.uploadedUpTo <= 4) {
-        // Catching up on a file nothing of which is archived: one object, in order.
-        await this.consolidate(s, f);
-        continue;
-      }
-      // New bytes first, as a piece: this is what keeps the recovery point lag low.
-      if (f.parser.boundary > Math.max(f.uploadedUpTo, 4)) {
-        await this.uploadPiece(s, f);
-        if (!complete) await this.fold(s, f);
-      }
       if (f.pendingSince !== undefined) lag = Math.max(lag, (Date.now() - f.pendingSince) / 1000);
-      // A closed file's pieces are then replaced by the whole file, in the
-      // background: a 1 GiB rotation must not hold up the next pieces.
-      if (complete && !this.consolidation) {
-        f.consolidating = true;
-        const file = f;
-        this.consolidation = this.consolidate(s, file)
-          .catch((err: unknown) => {
-            file.consolidating = false;
-            this.log.warn({ file: file.name, err }, 'could not replace the pieces of a closed binlog file; its pieces stay, and it is retried');
-          })
-          .finally(() => (this.consolidation = undefined));
+      try {
+        await this.upload(s, f, i < names.length - 1);
+      } catch (err) {
+        if (s.lost.aborted) return;
+        this.o.events?.onError?.(err);
+        this.log.warn({ file: f.name, err: asBacktrackError(err).message }, 'could not upload binlog bytes; the next pass tries again');
+        break;
       }
     }
     this.o.events?.onLag?.(lag);
+  }
+
+  /** What one pass uploads of one file: new bytes as a piece (folding), or the closed file whole. */
+  private async upload(s: Session, f: Followed, followedByAnother: boolean): Promise<void> {
+    const complete = (f.parser.facts.closedBy !== undefined && f.parser.boundary === f.readUpTo) || followedByAnother;
+    if (complete && f.uploadedUpTo <= 4) {
+      // Catching up on a file nothing of which is archived: one object, in order.
+      await this.consolidate(s, f);
+      return;
+    }
+    // New bytes first, as a piece: this is what keeps the recovery point lag low.
+    if (f.parser.boundary > Math.max(f.uploadedUpTo, 4)) {
+      await this.uploadPiece(s, f);
+      if (!complete) await this.fold(s, f);
+    }
+    // A closed file's pieces are then replaced by the whole file, in the
+    // background: a 1 GiB rotation must not hold up the next pieces.
+    if (complete && !this.consolidation) {
+      f.consolidating = true;
+      const file = f;
+      this.consolidation = this.consolidate(s, file)
+        .catch((err: unknown) => {
+          file.consolidating = false;
+          this.log.warn({ file: file.name, err }, 'could not replace the pieces of a closed binlog file; its pieces stay, and it is retried');
+        })
+        .finally(() => (this.consolidation = undefined));
+    }
   }
 
   /** Upload a complete file whole, then drop its pieces and its spool copy. */

@@ -20,7 +20,7 @@ export const auditCommand: Command = {
       since = d !== undefined ? new Date(Date.now() - d) : new Date(s);
       if (Number.isNaN(since.getTime())) throw new UsageError(`--since "${s}" is neither a time (2026-11-25T00:00:00Z) nor a duration (24h, 7d)`);
     }
-    const repo = await openRepository(ctx.cfg, 'read', ctx.log);
+    const repo = await openRepository(ctx.cfg, 'read', ctx.log, ctx.signal);
     const events = await repo.listAudit(since);
     const rows = events.map((e) => [e.at.replace(/\.\d{3}Z$/, 'Z'), e.action, `${e.actor.kind}:${e.actor.name}`, e.source ?? '', e.backupId ?? e.target ?? '', e.outcome, e.error ? e.error.slice(0, 80) : '']);
     return { json: { events }, text: events.length ? table(['time', 'action', 'who', 'source', 'backup/target', 'outcome', 'error'], rows) : 'no audit events' };

@@ -17,7 +17,7 @@ export const backupCommand: Command = {
   details: 'The backup is committed by its manifest, written last: an interrupted or failed backup leaves nothing that list or restore would take for a backup.',
   async run(ctx) {
     const source = selectSource(ctx.cfg, str(ctx, 'source'));
-    const repo = await openRepository(ctx.cfg, 'write', ctx.log);
+    const repo = await openRepository(ctx.cfg, 'write', ctx.log, ctx.signal);
     const progress = progressFor(`backup ${source.name}`, ctx.json);
     const m = await takeBackup({
       cfg: ctx.cfg,

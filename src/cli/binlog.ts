@@ -16,7 +16,7 @@ export const binlogCommand: Command = {
     'Streams the source\'s binary log over the replication protocol and uploads new bytes every binlog.uploadInterval. With verify.heartbeat.enabled it also writes the heartbeat. SIGINT/SIGTERM uploads what is complete and exits 0. Only one archiver per source runs at a time (exit 5 otherwise).',
   async run(ctx) {
     const source = selectSource(ctx.cfg, str(ctx, 'source'));
-    const repo = await openRepository(ctx.cfg, 'write', ctx.log);
+    const repo = await openRepository(ctx.cfg, 'write', ctx.log, ctx.signal);
     let segments = 0;
     let gaps = 0;
     let heartbeat: HeartbeatWriter | undefined;

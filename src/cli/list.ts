@@ -113,7 +113,7 @@ export const listCommand: Command = {
   async run(ctx) {
     const name = str(ctx, 'source');
     const sources = name ? [selectSource(ctx.cfg, name)] : ctx.cfg.sources;
-    const repo = await openRepository(ctx.cfg, 'read', ctx.log);
+    const repo = await openRepository(ctx.cfg, 'read', ctx.log, ctx.signal);
     const listings: SourceListing[] = [];
     for (const s of sources) listings.push(await listSource(repo, s));
     return {

@@ -35,10 +35,10 @@ export const pruneCommand: Command = {
     const common = { cfg: ctx.cfg, log: ctx.log, actor: cliActor(), orphans };
     const out: Array<{ source: string; result: PruneResult }> = [];
     if (dryRun) {
-      const repo = await openRepository(ctx.cfg, 'read', ctx.log);
+      const repo = await openRepository(ctx.cfg, 'read', ctx.log, ctx.signal);
       for (const source of sources) out.push({ source: source.name, result: await pruneSource({ ...common, source, repo, dryRun: true }) });
     } else {
-      const repo = await openRepository(ctx.cfg, 'write', ctx.log);
+      const repo = await openRepository(ctx.cfg, 'write', ctx.log, ctx.signal);
       for (const source of sources) out.push({ source: source.name, result: await pruneSource({ ...common, source, repo, dryRun: false }) });
     }
     return { json: { dryRun, sources: out.map((o) => ({ source: o.source, ...o.result })) }, text: out.map((o) => render(o.source, o.result, orphans)).join('\n\n') };

@@ -82,7 +82,7 @@ export const restoreCommand: Command = {
     if (!dsn) throw new UsageError('restore needs --target mysql://user@host:port (the server to restore into)');
     const source = selectSource(ctx.cfg, str(ctx, 'source'));
     const target = parseDsn(dsn, { passwordFile: str(ctx, 'target-password-file') });
-    const repo = await openRepository(ctx.cfg, 'read', ctx.log);
+    const repo = await openRepository(ctx.cfg, 'read', ctx.log, ctx.signal);
     const dryRun = bool(ctx, 'dry-run');
     const progress = progressFor('restore', ctx.json);
     const pointFlags = { to: str(ctx, 'to'), toGtid: str(ctx, 'to-gtid'), toPosition: str(ctx, 'to-position') };

@@ -37,7 +37,7 @@ export const verifyCommand: Command = {
     if (str(ctx, 'backup') && bool(ctx, 'latest')) throw new UsageError('give --backup ID or --latest, not both');
     const to = str(ctx, 'to');
     const point: TargetPoint | undefined = to === undefined ? undefined : to === 'latest' ? { kind: 'latest' } : parseTime(to);
-    const repo = await openRepository(ctx.cfg, 'write', ctx.log);
+    const repo = await openRepository(ctx.cfg, 'write', ctx.log, ctx.signal);
     const report = await runDrill({ cfg: ctx.cfg, source, repo, log: ctx.log, actor: cliActor(), backup: str(ctx, 'backup') ?? 'latest', point, signal: ctx.signal, onStage: (s) => ctx.log.info(`drill: ${s}`) });
     const failed = report.verdict === 'failed';
     return {

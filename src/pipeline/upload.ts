@@ -9,7 +9,10 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InterruptedError, asBacktrackError } from '../errors.js';
 import type { ObjectWriter } from '../storage/store.js';
+import { createHash } from 'node:crypto';
+import { readAll } from '../storage/util.js';
 import { compressor, encryptor, hasher, type CodecOptions } from './stages.js';
+import type { ToolProcess } from './spawn.js';
 import { stageFailure } from './failure.js';
 
 /** What was stored. */
@@ -91,4 +94,24 @@ export async function uploadEncoded(
   } finally {
     f.dispose();
   }
+}
+
+/**
+ * Compress (and encrypt) a small in-memory object and store it as a buffer:
+ * unlike a stream, a buffer can be sent again, so the retry layer retries
+ * this put whole (the accounts object of a backup).
+ */
+export async function uploadSmall(raw: Buffer, store: ObjectWriter, key: string, opts: Pick<UploadOptions, 'codec' | 'signal'>): Promise<StoredObject> {
+  let encoded = await through(compressor({ ...opts.codec, signal: opts.signal }), raw);
+  if (opts.codec.age) encoded = await through(encryptor(opts.codec.age, opts.signal), encoded);
+  const { size } = await store.put(key, encoded, opts.signal ? { signal: opts.signal } : {});
+  return { key, size, sha256: createHash('sha256').update(encoded).digest('hex'), rawSize: raw.length };
+}
+
+/** Feed a buffer through a tool and collect its output (small objects only). */
+async function through(tool: ToolProcess, input: Buffer): Promise<Buffer> {
+  tool.stdin.end(input);
+  const out = readAll(tool.stdout, 'encoded object');
+  const [bytes] = await Promise.all([out, tool.done]);
+  return bytes;
 }

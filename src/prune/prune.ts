@@ -57,7 +57,7 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
     let deleted = 0;
     // 2. Backups: the manifest goes first.
     for (const r of decision.remove) {
-      const keys = await repo.deleteBackup(o.source.name, r.id);
+      const keys = await repo.deleteBackup(o.source.name, r.id, r.reason);
       deleted += keys.length + 1;
       await audit(o, 'delete-backup', { backupId: r.id, reason: r.reason, objects: keys.length + 1 });
       log.info({ backupId: r.id, reason: r.reason }, 'deleted backup');
@@ -80,7 +80,7 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
     // 5. Orphaned and damaged backups only when asked: they may be all a person has.
     if (o.orphans) {
       for (const u of unusable) {
-        const keys = await repo.deleteUnusable(o.source.name, u.id);
+        const keys = await repo.deleteBackup(o.source.name, u.id, `${u.kind}: ${u.why}`);
         deleted += keys.length;
         u.deleted = true;
         await audit(o, `delete-${u.kind}`, { backupId: u.id, reason: u.why, objects: keys.length });

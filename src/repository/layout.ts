@@ -6,6 +6,7 @@
  *   backtrack.json                                      format marker, written once
  *   <source>/backups/<backup-id>/<object>               engine objects (data.sql.zst[.age], users.sql.zst[.age])
  *   <source>/backups/<backup-id>/manifest.json          written last = committed
+ *   <source>/backups/<backup-id>/deleting.json          while a deletion runs (first in, last out)
  *   <source>/binlogs/<timeline>/<file>.zst[.age]        a closed binlog file, whole; <file>.json its sidecar
  *   <source>/binlogs/<timeline>/<file>.partial/<start>-<end>.zst[.age] + .json   pieces of the active file
  *        (pieces written before start-end names: <start>.zst[.age] + <start>.json, still read)
@@ -20,6 +21,8 @@ export const REPOSITORY_FORMAT = 1;
 
 export const FORMAT_KEY = 'backtrack.json';
 export const MANIFEST_NAME = 'manifest.json';
+/** Written first when a backup is deleted on purpose, removed last: a folder holding it is being deleted. */
+export const DELETING_NAME = 'deleting.json';
 
 /** A compact UTC timestamp that sorts as text: 20261125T030000Z. */
 export function compactTime(d: Date): string {

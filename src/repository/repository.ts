@@ -22,7 +22,7 @@ import type { ObjectInfo, ObjectReader, ObjectStore, ObjectWriter } from '../sto
 import { getBytes, getJson, putJson } from '../storage/util.js';
 import { AuditEventSchema, type AuditEvent, type AuditInput } from './audit.js';
 import { DrillReportSchema, type DrillReport } from './drills.js';
-import { BACKUP_ID, FORMAT_KEY, MANIFEST_NAME, REPOSITORY_FORMAT, binlogKeys, keys, parseAuditKey } from './layout.js';
+import { BACKUP_ID, DELETING_NAME, FORMAT_KEY, MANIFEST_NAME, REPOSITORY_FORMAT, binlogKeys, keys, parseAuditKey } from './layout.js';
 import { ManifestSchema, type Manifest } from './manifest.js';
 import { GapSchema, SidecarSchema, type GapRecord, type Sidecar } from './sidecar.js';
 
@@ -121,7 +121,7 @@ export class Repository {
     const out: BackupListing = { backups: [], damaged: [], orphans: [], leftovers: [] };
     const unmanifested: Array<[string, ObjectInfo[]]> = [];
     for (const [id, objs] of [...byId.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-      if (!objs.some((o) => o.key.endsWith(`/${MANIFEST_NAME}`))) {
+      if (!objs.some((o) => o.key.endsWith(`/${MANIFEST_NAME}`)) || objs.some((o) => o.key.endsWith(`/${DELETING_NAME}`))) {
         unmanifested.push([id, objs]);
         continue;
       }
@@ -132,9 +132,10 @@ export class Repository {
         out.damaged.push({ id, reason: err.message, keys: objs.map((o) => o.key) });
       }
     }
-    const committed = await this.committedBackups(source, unmanifested.map(([id]) => id));
+    const deleting = (objs: ObjectInfo[]) => objs.some((o) => o.key.endsWith(`/${DELETING_NAME}`));
+    const committed = await this.committedBackups(source, unmanifested.filter(([, objs]) => !deleting(objs)).map(([id]) => id));
     for (const [id, objs] of unmanifested) {
-      const at = committed.get(id);
+      const at = deleting(objs) ? undefined : committed.get(id);
       if (at) out.orphans.push({ id, keys: objs.map((o) => o.key), committedAt: at });
       else out.leftovers.push({ id, keys: objs.map((o) => o.key), newest: new Date(Math.max(...objs.map((o) => o.lastModified.getTime()))) });
     }
@@ -330,15 +331,21 @@ export class WritableRepository extends Repository {
     await putJson(this.store, keys.manifest(manifest.source, manifest.id), ManifestSchema.parse(manifest));
   }
 
-  /** Delete a backup: the manifest first (it stops being a backup), then its objects. */
-  async deleteBackup(source: string, id: string): Promise<string[]> {
+  /**
+   * Delete a backup on purpose (retention, prune --orphans). A `deleting.json`
+   * marker goes first, then the manifest (it stops being a backup), the
+   * objects, and the marker last: a deletion cut off half way leaves a folder
+   * the marker names as being deleted (a leftover, finished by the next
+   * cleanup), never an orphan or a backup with objects missing.
+   */
+  async deleteBackup(source: string, id: string, why: string): Promise<string[]> {
+    const prefix = keys.backupPrefix(source, id);
+    await putJson(this.store, keys.backupObject(source, id, DELETING_NAME), { deletingSince: new Date().toISOString(), why });
     await this.store.delete(keys.manifest(source, id));
-    return this.deletePrefix(keys.backupPrefix(source, id));
-  }
-
-  /** Delete a backup Backtrack cannot use (an orphan or a damaged one): everything in its folder. */
-  async deleteUnusable(source: string, id: string): Promise<string[]> {
-    return this.deletePrefix(keys.backupPrefix(source, id));
+    const objs = (await this.store.list(prefix)).filter((o) => !o.key.endsWith(`/${DELETING_NAME}`));
+    for (const o of objs) await this.store.delete(o.key);
+    await this.store.delete(keys.backupObject(source, id, DELETING_NAME));
+    return objs.map((o) => o.key);
   }
 
   /** Delete the objects a failed backup run wrote (it never committed). */

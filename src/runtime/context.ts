@@ -17,13 +17,14 @@ import type { Logger } from '../observability/logger.js';
  * WritableRepository (the type says what a command may do). `init` checks
  * (or, writing, creates) the format marker.
  */
-export async function openRepository(cfg: Config, role: 'read', log?: Logger): Promise<Repository>;
-export async function openRepository(cfg: Config, role: 'write', log?: Logger): Promise<WritableRepository>;
-export async function openRepository(cfg: Config, role: RepositoryRole, log?: Logger): Promise<Repository | WritableRepository>;
-export async function openRepository(cfg: Config, role: RepositoryRole, log?: Logger): Promise<Repository | WritableRepository> {
-  const store = await openStore(cfg.repository, (r) =>
-    log?.warn({ op: r.op, key: r.key, attempt: r.attempt, delayMs: r.delayMs, error: (r.error as Error)?.message }, 'repository request failed; retrying'),
-  );
+export async function openRepository(cfg: Config, role: 'read', log?: Logger, signal?: AbortSignal): Promise<Repository>;
+export async function openRepository(cfg: Config, role: 'write', log?: Logger, signal?: AbortSignal): Promise<WritableRepository>;
+export async function openRepository(cfg: Config, role: RepositoryRole, log?: Logger, signal?: AbortSignal): Promise<Repository | WritableRepository>;
+export async function openRepository(cfg: Config, role: RepositoryRole, log?: Logger, signal?: AbortSignal): Promise<Repository | WritableRepository> {
+  const store = await openStore(cfg.repository, {
+    signal,
+    onRetry: (r) => log?.warn({ op: r.op, key: r.key, attempt: r.attempt, delayMs: r.delayMs, error: (r.error as Error)?.message }, 'repository request failed; retrying'),
+  });
   const repo = role === 'write' ? new WritableRepository(store) : new Repository(store);
   await repo.init();
   return repo;

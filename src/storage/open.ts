@@ -13,8 +13,8 @@ import type { ObjectStore } from './store.js';
 const PSEUDO_FILESYSTEMS = ['/proc', '/sys', '/dev'];
 
 /** Open the repository's store (retrying transient errors). */
-export async function openStore(repo: RepositoryConfig, onRetry?: RetryOptions['onRetry']): Promise<ObjectStore> {
-  return new RetryStore(await openBackend(repo), { attempts: repo.retry.attempts, baseDelayMs: repo.retry.baseDelay, ...(onRetry ? { onRetry } : {}) });
+export async function openStore(repo: RepositoryConfig, o: Pick<RetryOptions, 'onRetry' | 'signal'> = {}): Promise<ObjectStore> {
+  return new RetryStore(await openBackend(repo), { attempts: repo.retry.attempts, baseDelayMs: repo.retry.baseDelay, ...o });
 }
 
 /** The bare backend for a URL, without wrappers. The AWS SDK is loaded only for s3:// (it costs ~0.2s of start-up). */

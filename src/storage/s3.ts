@@ -3,7 +3,13 @@
  * Large objects go up as multipart uploads with bounded part buffers
  * (partSize x queueSize); an upload that fails or is aborted is aborted on the
  * server too, so no part of it becomes an object. Credentials come from the
- * standard AWS chain; the SDK's own retry handles single requests.
+ * standard AWS chain.
+ *
+ * Retries happen in one layer: RetryStore (retry.ts) retries every request
+ * that can be replayed, so this store's requests make a single attempt. The
+ * exception is a streamed upload, which cannot be replayed from above: its
+ * parts go through a second client whose SDK retry (repository.retry.attempts)
+ * retries each part, so a large upload is retried in bounded pieces.
  */
 import { Readable, Transform } from 'node:stream';
 import {
@@ -39,6 +45,8 @@ export interface S3StoreOptions {
 export class S3Store implements ObjectStore {
   readonly location: string;
   private readonly client: S3Client;
+  /** For the parts of streamed uploads only: the SDK retries each part. */
+  private readonly partClient: S3Client;
   private readonly prefix: string;
 
   constructor(private readonly opts: S3StoreOptions, client?: S3Client) {
@@ -47,10 +55,11 @@ export class S3Store implements ObjectStore {
     const cfg: S3ClientConfig = {
       region: opts.region,
       forcePathStyle: opts.forcePathStyle,
-      maxAttempts: opts.maxAttempts ?? 3,
+      maxAttempts: 1,
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
     };
     this.client = client ?? new S3Client(cfg);
+    this.partClient = client ?? new S3Client({ ...cfg, maxAttempts: opts.maxAttempts ?? 3 });
   }
 
   private full(key: string): string {
@@ -85,7 +94,8 @@ export class S3Store implements ObjectStore {
       body.once('error', (err) => (source as Readable).destroy(err));
     }
     const upload = new Upload({
-      client: this.client,
+      // A buffer is replayed by RetryStore; a stream's parts are retried by the SDK.
+      client: Buffer.isBuffer(body) ? this.client : this.partClient,
       params: {
         Bucket: this.opts.bucket,
         Key: full,
@@ -206,6 +216,7 @@ export class S3Store implements ObjectStore {
   /** Release sockets (tests and short-lived commands). */
   destroy(): void {
     this.client.destroy();
+    this.partClient.destroy();
   }
 }
 

@@ -22,6 +22,7 @@ import { checkObjectsPresent, liveSourceIdentity, loadBackup } from '../restore/
 import { planPointInTime, type PitrPlan } from '../restore/plan.js';
 import { describePoint, type TargetPoint } from '../restore/point.js';
 import { codecFor, sourceSpec, toolPaths } from '../runtime/context.js';
+import { isStorageFault } from '../storage/retry.js';
 import { openScratch, type Scratch } from '../scratch/index.js';
 import { checkInventory, checkPointInTime, checkRows } from './checks.js';
 
@@ -67,6 +68,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
         pitr = await planPointInTime(o.point, [m], await loadChain(o.repo, o.source.name), { src: segmentSource(o, work, signal), now: new Date() });
         target = { point: o.point, stopCondition: describePoint(o.point), stop: pitr.stop, lastIncluded: pitr.lastIncluded };
       } catch (err) {
+        if (isStorageFault(err)) throw couldNotJudge(err);
         checks.push({ name: 'point-in-time', verdict: 'failed', message: `the binlog cannot be replayed to the point: ${asBacktrackError(err).message}`, evidence: { code: asBacktrackError(err).code } });
       }
     }
@@ -132,6 +134,7 @@ async function loadInto(o: DrillOptions, m: Manifest, scratch: Scratch, signal: 
     return r;
   } catch (err) {
     if (signal.aborted) throw err;
+    if (isStorageFault(err)) throw couldNotJudge(err);
     const e = asBacktrackError(err);
     if (e instanceof ChecksumError || e.code === 'NOT_FOUND') {
       checks.push(integrityFailed(e));
@@ -165,11 +168,17 @@ async function replayAndCheck(o: DrillOptions, m: Manifest, scratch: Scratch, pi
     });
   } catch (err) {
     if (signal.aborted) throw err;
+    if (isStorageFault(err)) throw couldNotJudge(err);
     return { name: 'point-in-time', verdict: 'failed', message: `the binlog replay failed: ${asBacktrackError(err).message}`, evidence };
   }
   const lastSec = pitr.lastIncluded ? Math.floor(Date.parse(pitr.lastIncluded.time) / 1000) : Math.floor(Date.parse(m.startedAt) / 1000);
   const pointSec = pitr.point.kind === 'time' ? pitr.point.seconds : lastSec;
   return checkPointInTime(scratch.spec, sourceSpec(o.source), o.source, pointSec, lastSec, evidence);
+}
+
+/** The repository failed under the drill: it says nothing about the backup, so the drill errors instead of failing it. */
+function couldNotJudge(err: unknown): BacktrackError {
+  return new BacktrackError(`the drill could not read the repository (${asBacktrackError(err).message}); the backup was not judged: run the drill again`, { code: 'DRILL_STORAGE', cause: err });
 }
 
 function restoreLike(o: DrillOptions) {

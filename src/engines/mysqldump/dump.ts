@@ -5,7 +5,6 @@
  * Every table the dump created is checked against the inventory read before
  * it, so DDL during the dump fails the backup instead of hiding in it.
  */
-import { Readable } from 'node:stream';
 import { BacktrackError, ToolError } from '../../errors.js';
 import { withClientCredentials } from '../../mysql/client.js';
 import { dumpFlags, toolsFor } from '../../mysql/flavor.js';
@@ -13,7 +12,7 @@ import { dumpAccounts } from '../../mysql/accounts.js';
 import { closeQuietly, connect } from '../../mysql/connect.js';
 import { runTool, runToolText } from '../../pipeline/spawn.js';
 import { objectSuffix } from '../../pipeline/stages.js';
-import { uploadCompressed } from '../../pipeline/upload.js';
+import { uploadCompressed, uploadSmall } from '../../pipeline/upload.js';
 import type { DumpContext, DumpResult, EngineObject } from '../engine.js';
 import { DumpScanner, type DumpFacts } from './scanner.js';
 
@@ -77,7 +76,7 @@ async function dumpAccountsObject(ctx: DumpContext, suffix: string): Promise<{ a
   try {
     const dumped = await dumpAccounts(conn, ctx.server);
     const name = `users.sql${suffix}`;
-    const stored = await uploadCompressed(Readable.from([Buffer.from(dumped.sql)]), ctx.objects, name, { codec: ctx.codec, signal: ctx.signal });
+    const stored = await uploadSmall(Buffer.from(dumped.sql), ctx.objects, name, { codec: ctx.codec, signal: ctx.signal });
     return { accounts: dumped.accounts, object: { ...stored, name, role: 'users' } };
   } finally {
     await closeQuietly(conn);

@@ -114,6 +114,45 @@ describe('exactly one archiver per source', () => {
   });
 });
 
+describe('an archiver whose lock is taken from it', () => {
+  it('stops within leaderRetry, with exit 5, when another session takes the lock it lost', async () => {
+    const { source, t, work } = await setup({ uploadInterval: '300ms' }, { daemon: { leaderRetry: '1s' } });
+    expect((await cli(['backup', '--config', t.file])).code).toBe(0);
+    const a = archiver(t);
+    await waitForStderr(a, /binlog archiving started/);
+    for (let i = 0; i < 5; i++) await work.writeOne('x');
+    await waitArchived(t, work);
+    // Its lock session dies, and someone else holds the lock before it can re-take it.
+    const thief = await source.root();
+    cleanups.push(() => thief.end());
+    const [[holder]] = (await thief.query("SELECT IS_USED_LOCK('backtrack:main:binlog') AS id")) as unknown as [[{ id: number }]];
+    await thief.query(`KILL ${Number(holder.id)}`);
+    const [[got]] = (await thief.query("SELECT GET_LOCK('backtrack:main:binlog', 5) AS ok")) as unknown as [[{ ok: number }]];
+    expect(Number(got.ok)).toBe(1);
+    const started = Date.now();
+    const r = await a;
+    expect(r.exitCode).toBe(5);
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(String(r.stderr)).toMatch(/the binlog lock could not be kept: stopping this archiver/);
+  });
+});
+
+describe('a source idle since its backup', () => {
+  it('has a restorable window that does not end before it starts', async () => {
+    const { t, work } = await setup();
+    const a = archiver(t);
+    await waitForStderr(a, /binlog archiving started/);
+    for (let i = 0; i < 5; i++) await work.writeOne('before the backup');
+    await waitArchived(t, work);
+    await sleep(1100);
+    expect((await cli(['backup', '--config', t.file])).code).toBe(0);
+    await sleep(1500);
+    const l = await listing(t);
+    expect(l.window).not.toBeNull();
+    expect(Date.parse(l.window.to)).toBeGreaterThanOrEqual(Date.parse(l.window.from));
+  });
+});
+
 describe('a segment missing from the repository', () => {
   it('is a gap that list shows and restore refuses with exit 4, naming the nearest restorable point inside the file', async () => {
     const { t, work } = await setup();

@@ -366,6 +366,7 @@ async function pitrBench() {
   let middle;
   const c = await connect(source.spec);
   try {
+    await c.query('USE pitrdb');
     let n = 0;
     while ((await binlogBytes()) - start < MB * 1024 * 1024) {
       await c.query('INSERT INTO pitrdb.t (v, at) SELECT MD5(RAND()), NOW(6) FROM seq_1_to_20000');

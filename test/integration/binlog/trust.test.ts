@@ -16,6 +16,9 @@ import { writeTestConfig, type TestConfig } from '../../helpers/config.js';
 import { cli, cliSpawn } from '../../helpers/cli.js';
 import { WORKLOAD_SCHEMA, Workload, idsOn, sleep } from '../../helpers/workload.js';
 import { waitFor, waitForStderr } from '../../helpers/wait.js';
+import { getText, metric } from '../../helpers/http.js';
+import { Daemon } from '../../../src/daemon/daemon.js';
+import { silentLogger } from '../../../src/observability/logger.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -179,9 +182,17 @@ describe('a segment missing from the repository', () => {
     expect(m, r.stderr).not.toBeNull();
     expect(m![1]).toBe(victim.file);
     expect(Number(m![2])).toBeLessThanOrEqual(victim.start);
-    // check reports it too.
+    // check reports it too, and the daemon's gap metric counts it.
     const c = await cli(['check', '--config', t.file, '--json']);
     expect(c.json.checks.find((x: { name: string }) => x.name === 'source main: repository contents').detail).toMatch(/binlog gap/);
+    const src = t.cfg.sources[0]!;
+    const daemon = new Daemon({ cfg: { ...t.cfg, sources: [{ ...src, binlog: { ...src.binlog, enabled: false } }] }, log: silentLogger(), listen: '127.0.0.1:0' });
+    try {
+      const { port } = await daemon.start();
+      expect(metric((await getText(`http://127.0.0.1:${port}/metrics`)).body, 'backtrack_binlog_gaps', { source: 'main' })).toBe(1);
+    } finally {
+      await daemon.stop();
+    }
   });
 
   it('is not a gap when it is an object without a sidecar at the end (a killed archiver), which the next archiver removes', async () => {

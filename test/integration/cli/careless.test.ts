@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { cli } from '../../helpers/cli.js';
+import net from 'node:net';
+import { cli, cliSpawn } from '../../helpers/cli.js';
 
 /** A config file in its own directory; the source points at a closed port. */
 async function config(top: Record<string, unknown> = {}, source: Record<string, unknown> = {}, dir?: string): Promise<{ dir: string; file: string }> {
@@ -71,6 +72,27 @@ describe('values the daemon would crash on later', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/points into \/proc, a kernel pseudo-filesystem/);
     expect(Date.now() - started).toBeLessThan(15_000);
+  });
+});
+
+describe('a command stuck on something that never answers', () => {
+  it('ends within shutdownTimeout of SIGTERM, with exit 130', async () => {
+    // A "server" that accepts connections and never says a word.
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const c = await config({ shutdownTimeout: '1s' }, { mysql: { port, connectTimeout: '60s' } });
+      const child = cliSpawn(['backup', '--config', c.file]);
+      await new Promise((r) => setTimeout(r, 1500));
+      const t0 = Date.now();
+      child.kill('SIGTERM');
+      const r = await child;
+      expect(r.exitCode).toBe(130);
+      expect(Date.now() - t0).toBeLessThan(4000);
+    } finally {
+      silent.close();
+    }
   });
 });
 

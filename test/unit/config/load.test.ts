@@ -91,3 +91,11 @@ describe('selectSource', () => {
     expect(() => selectSource(cfg, 'c')).toThrow(/no source named "c"/);
   });
 });
+
+describe('config/backtrack.example.yaml', () => {
+  it('is a valid configuration', () => {
+    const file = new URL('../../../config/backtrack.example.yaml', import.meta.url).pathname;
+    const { config } = loadConfig(file);
+    expect(config.sources[0]?.binlog.uploadInterval).toBe(5000);
+  });
+});

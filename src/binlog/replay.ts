@@ -9,7 +9,7 @@
  * its bytes reach the decoder.
  */
 import { rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ToolError, asBacktrackError } from '../errors.js';
 import { withClientCredentials } from '../mysql/client.js';
@@ -17,7 +17,8 @@ import type { ConnectionSpec } from '../mysql/connect.js';
 import { binlogReplayArgs, type Flavor } from '../mysql/flavor.js';
 import { spawnStage } from '../pipeline/linked.js';
 import type { ChainFile } from './chain.js';
-import { fileBytes, type SegmentSource } from './segments.js';
+import type { Sidecar } from '../repository/sidecar.js';
+import { describeSegment, fetchSegment, fileBytes, type SegmentSource } from './segments.js';
 
 /** One file of a replay, with the positions to start and stop at. */
 export interface ReplayStep {
@@ -71,22 +72,89 @@ export async function replayFiles(steps: ReplayStep[], o: ReplayOptions): Promis
   });
 }
 
-/** One file: its bytes into a decoder whose SQL goes into the client's stdin. Returns the failure, if any. */
+/**
+ * One file: its bytes into a decoder whose SQL goes into the client's
+ * stdin. Returns the failure, if any. Segments that meet end to start (the
+ * usual case) are decoded straight into the decoder by file descriptor;
+ * overlapping ones (two writers) go through segments.ts, which compares
+ * and trims the overlap in Node.
+ */
 async function replayOne(s: ReplayStep, clientStdin: NodeJS.WritableStream, o: ReplayOptions): Promise<unknown> {
   const decoder = spawnStage(
     { command: o.binlogTool, args: [...binlogReplayArgs({ start: s.start, stop: s.stop, noBinlog: o.noBinlog }), '-'], label: `${o.binlogTool} (${s.file})` },
     'pipe',
-    clientStdin as unknown as import('node:stream').Writable,
+    clientStdin as unknown as Writable,
     o.signal,
   );
-  const bytes = Readable.from(fileBytes({ ...o.src, workDir: o.src.workDir }, s.chain, 0, s.stop ?? s.chain.end));
-  const fed = pipeline(bytes, decoder.child.stdin!).then(() => undefined, (e: unknown) => e);
-  const [feedErr, decodeErr] = await Promise.all([fed, decoder.exit.then(() => undefined, (e: unknown) => e)]);
+  const decoded = decoder.exit.then(() => undefined, (e: unknown) => e);
+  const segs = s.chain.segments.filter((x) => s.stop === undefined || x.start < s.stop);
+  const fed = (tiled(segs) ? feedLinked(o, segs, decoder.child.stdin!, decoded) : pipeline(Readable.from(fileBytes(o.src, s.chain, 0, s.stop ?? s.chain.end)), decoder.child.stdin!)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  const [feedErr, decodeErr] = await Promise.all([fed, decoded]);
   if (feedErr && !isBrokenPipe(feedErr)) {
     decoder.child.kill('SIGTERM');
     return feedErr;
   }
   return decodeErr ?? feedErr;
+}
+
+/** Whether segments start at 0 and meet end to start (no overlap to compare). */
+function tiled(segs: Sidecar[]): boolean {
+  return segs.length > 0 && segs[0]!.start === 0 && segs.every((x, i) => i === 0 || x.start === segs[i - 1]!.end);
+}
+
+/**
+ * Decode each segment straight into the decoder's stdin ([age -d |] zstd -d,
+ * the last stage's stdout is that pipe), the next one fetched meanwhile.
+ * A decoder that has reached its stop position may stop reading: a decode
+ * that breaks after it is done is not a failure (the caller judges that).
+ */
+async function feedLinked(o: ReplayOptions, segs: Sidecar[], sink: Writable, decoded: Promise<unknown>): Promise<void> {
+  let finished: { ok: boolean } | undefined;
+  void decoded.then((err) => (finished = { ok: err === undefined }));
+  let next: Promise<string> | undefined = fetchSegment(o.src, segs[0]!);
+  try {
+    for (const [i, seg] of segs.entries()) {
+      const local = await next!;
+      next = segs[i + 1] ? fetchSegment(o.src, segs[i + 1]!) : undefined;
+      next?.catch(() => undefined);
+      try {
+        if (finished) return;
+        await decodeInto(o, seg, local, sink).catch(async (err: unknown) => {
+          // The decoder stopped reading at its stop position: the break is expected, not damage.
+          await Promise.race([decoded, new Promise((r) => setTimeout(r, 2000))]);
+          if (finished?.ok) return;
+          throw err;
+        });
+      } finally {
+        await rm(local, { force: true });
+      }
+    }
+  } finally {
+    sink.end();
+    if (next) await next.then((p) => rm(p, { force: true }), () => undefined);
+  }
+}
+
+/** [age -d] | zstd -d of one fetched segment, its output into `sink` by file descriptor. */
+async function decodeInto(o: ReplayOptions, seg: Sidecar, local: string, sink: Writable): Promise<void> {
+  const zstd = { command: o.src.codec.zstd, args: ['-q', '-d', '-c'], label: 'zstd -d', installHint: 'install zstd (apt-get install zstd)' };
+  const age = o.src.codec.age;
+  if (seg.object.encryption === 'age') {
+    if (!age?.identityFile) throw new ToolError(`${describeSegment(o.src.store, seg)} is encrypted: set repository.encryption.identityFile to read it`);
+    const dec = spawnStage({ command: age.binary, args: ['-d', '-i', age.identityFile, local], label: 'age -d' }, 'ignore', 'pipe', o.signal);
+    const z = spawnStage(zstd, dec.child.stdout!, sink, o.signal);
+    dec.child.stdout!.destroy();
+    await Promise.all([dec.exit, z.exit]).catch((err: unknown) => {
+      throw new ToolError(`${describeSegment(o.src.store, seg)} could not be decoded: ${(err as Error).message}`, err);
+    });
+    return;
+  }
+  await spawnStage({ ...zstd, args: [...zstd.args, local] }, 'ignore', sink, o.signal).exit.catch((err: unknown) => {
+    throw new ToolError(`${describeSegment(o.src.store, seg)} could not be decoded: ${(err as Error).message}`, err);
+  });
 }
 
 function isBrokenPipe(err: unknown): boolean {

@@ -83,6 +83,21 @@ async function restoreLatestEquals(t: TestConfig, work: Workload): Promise<void>
   expect(await idsOn(target)).toEqual(work.rows.map((x) => x.id));
 }
 
+/** Back up, archive `batches` of writes with a pause after each (so they land in separate pieces), and stop the archiver. */
+async function archiveBatches(t: TestConfig, work: Workload, batches: number, perBatch: number, pauseMs: number): Promise<void> {
+  expect((await cli(['backup', '--config', t.file])).code).toBe(0);
+  const a = archiver(t);
+  await waitForStderr(a, /binlog archiving started/);
+  for (let b = 0; b < batches; b++) {
+    for (let i = 0; i < perBatch; i++) await work.writeOne(`batch ${b}`);
+    await sleep(pauseMs);
+  }
+  await waitArchived(t, work);
+  await sleep(500);
+  a.kill('SIGTERM');
+  await a;
+}
+
 describe('exactly one archiver per source', () => {
   it('refuses a second archiver with exit 5 after the lock session would have idled out, and after the source restarted', async () => {
     const { source, t, work } = await setup({ uploadInterval: '300ms' }, { daemon: { leaderRetry: '1s' } });
@@ -159,16 +174,7 @@ describe('a source idle since its backup', () => {
 describe('a segment missing from the repository', () => {
   it('is a gap that list shows and restore refuses with exit 4, naming the nearest restorable point inside the file', async () => {
     const { t, work } = await setup();
-    expect((await cli(['backup', '--config', t.file])).code).toBe(0);
-    const a = archiver(t);
-    await waitForStderr(a, /binlog archiving started/);
-    for (let batch = 0; batch < 4; batch++) {
-      for (let i = 0; i < 5; i++) await work.writeOne(`batch ${batch}`);
-      await sleep(700);
-    }
-    await waitArchived(t, work);
-    a.kill('SIGTERM');
-    await a;
+    await archiveBatches(t, work, 4, 5, 700);
     const pieces = (await sidecars(t)).filter((s) => s.kind === 'piece');
     expect(pieces.length).toBeGreaterThanOrEqual(3);
     const victim = pieces[Math.floor(pieces.length / 2)]!;
@@ -241,22 +247,10 @@ describe('overlapping pieces', () => {
     }
   }
 
-  async function archived(t: TestConfig, work: Workload) {
-    expect((await cli(['backup', '--config', t.file])).code).toBe(0);
-    const a = archiver(t);
-    await waitForStderr(a, /binlog archiving started/);
-    for (let batch = 0; batch < 4; batch++) {
-      for (let i = 0; i < 5; i++) await work.writeOne(`batch ${batch}`);
-      await sleep(700);
-    }
-    await waitArchived(t, work);
-    a.kill('SIGTERM');
-    await a;
-  }
 
   it('are read as one chain when they hold the same bytes', async () => {
     const { t, work } = await setup();
-    await archived(t, work);
+    await archiveBatches(t, work, 4, 5, 700);
     await overlap(t);
     expect((await listing(t)).binlog.gaps).toEqual([]);
     await restoreLatestEquals(t, work);
@@ -264,7 +258,7 @@ describe('overlapping pieces', () => {
 
   it('are reported as damage, naming both, when they hold different bytes', async () => {
     const { t, work } = await setup();
-    await archived(t, work);
+    await archiveBatches(t, work, 4, 5, 700);
     await overlap(t, (bytes, overlapLen) => {
       bytes[Math.floor(overlapLen / 2)] = (bytes[Math.floor(overlapLen / 2)] ?? 0) ^ 0xff;
     });
@@ -279,18 +273,8 @@ describe('overlapping pieces', () => {
 describe('an active file that stays active', () => {
   it('is held in a bounded number of folded pieces, and a restore to its newest transaction reads only those', async () => {
     const { t, work } = await setup({ uploadInterval: '200ms', foldPieces: 3 });
-    expect((await cli(['backup', '--config', t.file])).code).toBe(0);
-    const a = archiver(t);
-    await waitForStderr(a, /binlog archiving started/);
     // About 40 uploads of the one active file.
-    for (let i = 0; i < 40; i++) {
-      await work.writeOne(`tick ${i}`);
-      await sleep(220);
-    }
-    await waitArchived(t, work);
-    await sleep(1000);
-    a.kill('SIGTERM');
-    await a;
+    await archiveBatches(t, work, 40, 1, 220);
     const pieces = (await sidecars(t)).filter((s) => s.kind === 'piece');
     const files = await readdir(path.dirname(pieces[0]!.objectPath));
     // Two objects per piece; with 3 per level, at most 2 pieces per level (4 levels for ~40 uploads).
@@ -313,16 +297,7 @@ describe('an active file that stays active', () => {
 
   it('restores a file of many pieces with only JSON on stderr (no Node warning among the logs)', async () => {
     const { t, work } = await setup({ uploadInterval: '200ms', foldPieces: 64 });
-    expect((await cli(['backup', '--config', t.file])).code).toBe(0);
-    const a = archiver(t);
-    await waitForStderr(a, /binlog archiving started/);
-    for (let i = 0; i < 14; i++) {
-      await work.writeOne(`tick ${i}`);
-      await sleep(250);
-    }
-    await waitArchived(t, work);
-    a.kill('SIGTERM');
-    await a;
+    await archiveBatches(t, work, 14, 1, 250);
     expect((await sidecars(t)).filter((s) => s.kind === 'piece').length).toBeGreaterThan(10);
     const target = await startMariaDB({ profile: 'scratch' });
     cleanups.push(() => target.stop());

@@ -116,6 +116,17 @@ export class BinlogGapError extends BacktrackError {
   }
 }
 
+/**
+ * Binary log bytes that do not read as their event type says (an unknown
+ * type, a damaged event, an incident the server logged for lost events):
+ * a replay cannot be planned across them.
+ */
+export class BinlogUnreadableError extends BacktrackError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message, { code: 'BINLOG_UNREADABLE', exit: 'binlogGap', details });
+  }
+}
+
 /** Another process holds the per-source lock. */
 export class LockHeldError extends BacktrackError {
   constructor(message: string, details: Record<string, unknown> = {}) {

@@ -26,7 +26,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { ChecksumError, LockHeldError, asBacktrackError } from '../errors.js';
-import { BinlogParser, type TransactionInfo } from '../mysql/binlog-events.js';
+import { BinlogParser, type Problem, type TransactionInfo } from '../mysql/binlog/parser.js';
 import { withClientCredentials } from '../mysql/client.js';
 import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
 import { binlogStreamArgs } from '../mysql/flavor.js';
@@ -75,6 +75,7 @@ interface RangeStats {
   lastEventTime?: number | undefined;
   minTimestamp?: number | undefined;
   maxTimestamp?: number | undefined;
+  problems?: Problem[] | undefined;
 }
 
 /** One spool file being followed. */
@@ -331,6 +332,11 @@ export class BinlogArchiver {
   private follow(name: string, flavor: Flavor, uploadedUpTo: number, pieces: Sidecar[]): Followed {
     const f: Followed = { name, readUpTo: 0, uploadedUpTo, pieces: [...pieces], whole: newStats(flavor), pending: newStats(flavor), parser: undefined as unknown as BinlogParser };
     f.parser = new BinlogParser(flavor, {
+      name,
+      onProblem: (p) => {
+        for (const st of p.pos >= f.uploadedUpTo ? [f.whole, f.pending] : [f.whole]) addProblem(st, p);
+        this.log.warn({ file: name, offset: p.pos, type: p.type, kind: p.kind }, p.message);
+      },
       onEvent: (e) => {
         for (const st of e.end > f.uploadedUpTo ? [f.whole, f.pending] : [f.whole]) {
           st.firstEventTime ??= e.timestamp;
@@ -384,7 +390,7 @@ export class BinlogArchiver {
     const fanout = this.o.source.binlog.foldPieces;
     for (let run = nextFold(f.pieces, fanout); run; run = nextFold(f.pieces, fanout)) {
       const facts = mergedFacts(run, s.info.flavor);
-      const stats: RangeStats = { transactions: facts.transactions, first: facts.firstTransaction, last: facts.lastTransaction, gtids: GtidSet.parse(s.info.flavor, facts.gtids), minTimestamp: facts.minTimestamp, maxTimestamp: facts.maxTimestamp, firstEventTime: isoSeconds(facts.firstEventTime), lastEventTime: isoSeconds(facts.lastEventTime) };
+      const stats: RangeStats = { transactions: facts.transactions, first: facts.firstTransaction, last: facts.lastTransaction, gtids: GtidSet.parse(s.info.flavor, facts.gtids), minTimestamp: facts.minTimestamp, maxTimestamp: facts.maxTimestamp, firstEventTime: isoSeconds(facts.firstEventTime), lastEventTime: isoSeconds(facts.lastEventTime), problems: facts.problems };
       const folded = await this.putSegment(s, f, 'piece', facts.start, facts.end, stats, facts.closed, facts.level);
       await this.verifyStored(folded);
       for (const p of run) await this.o.repo.deleteSegment(p);
@@ -455,12 +461,21 @@ export class BinlogArchiver {
       firstTransaction: st.first,
       lastTransaction: st.last,
       ...(st.minTimestamp !== undefined ? { minTimestamp: st.minTimestamp, maxTimestamp: st.maxTimestamp } : {}),
+      ...(st.problems?.length ? { problems: st.problems } : {}),
       gtids: st.gtids.toString(),
       object: { name: objectName, size: stored.size, sha256: stored.sha256, rawSize: stored.rawSize, encryption: this.o.cfg.repository.encryption ? 'age' : null },
       server: { flavor: s.info.flavor, serverId: s.info.identity.serverId, hostname: s.info.identity.hostname, port: s.info.identity.port, ...(s.info.identity.serverUuid ? { serverUuid: s.info.identity.serverUuid } : {}) },
       archivedAt: new Date().toISOString(),
     };
   }
+}
+
+/** Problems kept per segment sidecar (the log has every one). */
+const PROBLEMS_PER_SEGMENT = 20;
+
+function addProblem(s: RangeStats, p: Problem): void {
+  s.problems ??= [];
+  if (s.problems.length < PROBLEMS_PER_SEGMENT) s.problems.push(p);
 }
 
 function addTrx(s: RangeStats, t: TransactionInfo): void {

@@ -42,7 +42,7 @@ function contiguous(run: Sidecar[]): boolean {
  * The sidecar facts of a run's bytes, from the run's own sidecars (no
  * re-reading): the object and archive time are the caller's to fill in.
  */
-export function mergedFacts(run: Sidecar[], flavor: Flavor): Pick<Sidecar, 'start' | 'end' | 'transactions' | 'firstTransaction' | 'lastTransaction' | 'firstEventTime' | 'lastEventTime' | 'minTimestamp' | 'maxTimestamp' | 'gtids' | 'startGtids' | 'closed'> & { level: number } {
+export function mergedFacts(run: Sidecar[], flavor: Flavor): Pick<Sidecar, 'start' | 'end' | 'transactions' | 'firstTransaction' | 'lastTransaction' | 'firstEventTime' | 'lastEventTime' | 'minTimestamp' | 'maxTimestamp' | 'gtids' | 'startGtids' | 'closed' | 'problems'> & { level: number } {
   const first = run[0] as Sidecar;
   const last = run[run.length - 1] as Sidecar;
   const gtids = new GtidSet(flavor);
@@ -55,6 +55,7 @@ export function mergedFacts(run: Sidecar[], flavor: Flavor): Pick<Sidecar, 'star
   const lastTrx = [...run].reverse().find((p) => p.lastTransaction)?.lastTransaction;
   const firstEvent = run.find((p) => p.firstEventTime)?.firstEventTime;
   const lastEvent = [...run].reverse().find((p) => p.lastEventTime)?.lastEventTime;
+  const problems = run.flatMap((p) => p.problems ?? []).slice(0, 20);
   return {
     start: first.start,
     end: last.end,
@@ -66,6 +67,7 @@ export function mergedFacts(run: Sidecar[], flavor: Flavor): Pick<Sidecar, 'star
     ...(firstEvent ? { firstEventTime: firstEvent } : {}),
     ...(lastEvent ? { lastEventTime: lastEvent } : {}),
     ...(known && mins.length ? { minTimestamp: Math.min(...mins), maxTimestamp: Math.max(...maxs) } : {}),
+    ...(problems.length ? { problems } : {}),
     gtids: gtids.toString(),
     ...(first.startGtids !== undefined ? { startGtids: first.startGtids } : {}),
   };

@@ -11,10 +11,11 @@
 import { rm } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ToolError, asBacktrackError } from '../errors.js';
+import { ConfigError, ToolError, asBacktrackError } from '../errors.js';
 import { withClientCredentials } from '../mysql/client.js';
 import type { ConnectionSpec } from '../mysql/connect.js';
-import { binlogReplayArgs, type Flavor } from '../mysql/flavor.js';
+import { binlogReplayArgs, binlogToolMismatch, detectFlavor, identifyBinlogTool, type Flavor } from '../mysql/flavor.js';
+import { runToolText } from '../pipeline/spawn.js';
 import { spawnStage } from '../pipeline/linked.js';
 import type { ChainFile } from './chain.js';
 import type { Sidecar } from '../repository/sidecar.js';
@@ -38,6 +39,20 @@ export interface ReplayOptions {
   noBinlog: boolean;
   signal?: AbortSignal | undefined;
   onStep?: (i: number) => void;
+}
+
+/**
+ * The binlog tool a replay of this server's binlog will use, checked: its
+ * `--version` must say it can read the flavor's events (MySQL's own
+ * mysqlbinlog for a MySQL source, of the source's version or newer).
+ * Returns the version line, for the plan and `check`.
+ */
+export async function checkReplayTool(binary: string, flavor: Flavor, serverVersion: string, signal?: AbortSignal): Promise<string> {
+  const out = await runToolText(binary, ['--version'], { label: binary, signal, installHint: flavor === 'mysql' ? "install MySQL's client tools (mysql-community-client) and set tools.binlog" : 'apt-get install mariadb-client' });
+  const tool = identifyBinlogTool(out);
+  const why = binlogToolMismatch(tool, flavor, detectFlavor(serverVersion).version);
+  if (why) throw new ConfigError(`the binlog tool ${binary} cannot replay this ${flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${serverVersion} source's binlog: ${why}`, { tool: binary, toolVersion: tool.text });
+  return tool.text;
 }
 
 /** Replay the files in order into the target through one client session. */

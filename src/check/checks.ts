@@ -8,6 +8,7 @@ import type { Config, SourceConfig } from '../config/schema.js';
 import { readApiTokens } from '../config/secrets.js';
 import { BacktrackError, asBacktrackError } from '../errors.js';
 import { loadChain } from '../binlog/chain.js';
+import { checkReplayTool } from '../binlog/replay.js';
 import type { Repository } from '../repository/repository.js';
 import { closeQuietly, connect } from '../mysql/connect.js';
 import { canWriteHeartbeat, checkGrants, grantStatement } from '../mysql/grants.js';
@@ -125,9 +126,18 @@ async function checkTools(cfg: Config, s: SourceConfig, info: ServerInfo): Promi
     [t.client, ['--version']],
     [cfg.tools.zstd, ['--version']],
   ];
-  if (s.binlog.enabled) wanted.push([t.binlog, ['--version']]);
   if (cfg.repository.encryption) wanted.push([cfg.tools.age, ['--version']]);
   const out: CheckResult[] = [];
+  if (s.binlog.enabled) {
+    // The binlog tool archives and replays: it must read this flavor's events.
+    try {
+      const v = await checkReplayTool(t.binlog, info.flavor, info.version.text);
+      out.push(ok(`tool ${t.binlog}`, `${v}: reads this ${info.flavor === 'mysql' ? 'MySQL' : 'MariaDB'} ${info.version.major}.${info.version.minor} source's binlog (archiving and point-in-time replay use it)`));
+    } catch (err) {
+      const e = asBacktrackError(err);
+      out.push(fail(`tool ${t.binlog}`, e.message, e.code === 'CONFIG_INVALID' ? 'set tools.binlog to a binlog tool of the source\'s flavor and version' : 'apt-get install mariadb-client (or set tools.binlog in the config)'));
+    }
+  }
   for (const [tool, args] of wanted) {
     try {
       const v = (await runToolText(tool, args, { label: tool })).split('\n')[0]?.trim() ?? '';

@@ -169,3 +169,48 @@ export function binlogReplayArgs(o: { start?: number | undefined; stop?: number 
   // MariaDB sets gtid_domain_id/server_id/seq_no): no flavor difference here.
   return args;
 }
+
+/** What a binlog tool's `--version` line says it is. */
+export interface BinlogToolIdentity {
+  kind: 'mysql' | 'mariadb';
+  /** MySQL's tool carries the server version (8.0.36); MariaDB's a client version (3.5). */
+  major: number;
+  minor: number;
+  text: string;
+}
+
+/**
+ * Read `mysqlbinlog --version`. MySQL 8.0+ prints "mysqlbinlog  Ver 8.4.3 for
+ * Linux on x86_64 (MySQL Community Server - GPL)"; MariaDB prints
+ * "mariadb-binlog Ver 3.5 for debian-linux-gnu at x86_64" (Debian's
+ * `mysqlbinlog` is the same program) or "... from 11.4.3-MariaDB ...".
+ * A version below 8 is MariaDB's numbering (or a MySQL older than 8.0,
+ * which cannot read a MySQL 8 binlog either).
+ */
+export function identifyBinlogTool(versionOutput: string): BinlogToolIdentity {
+  const text = versionOutput.split('\n')[0]?.trim() ?? '';
+  const m = /\bVer\s+(\d+)\.(\d+)/.exec(text);
+  const major = Number(m?.[1] ?? 0);
+  const minor = Number(m?.[2] ?? 0);
+  const mariadb = /mariadb/i.test(text) || major < 8;
+  return { kind: mariadb ? 'mariadb' : 'mysql', major, minor, text };
+}
+
+/**
+ * Why a binlog tool cannot replay a source's binlog, or undefined when it
+ * can. MariaDB's tool cannot read MySQL 8's compressed transactions or
+ * tagged GTIDs; MySQL's cannot read MariaDB's GTID events; an older MySQL
+ * tool cannot read a newer server's events (tagged GTIDs came in 8.3).
+ */
+export function binlogToolMismatch(tool: BinlogToolIdentity, flavor: Flavor, server: ServerVersion): string | undefined {
+  if (flavor === 'mariadb') {
+    return tool.kind === 'mariadb' ? undefined : `it is MySQL's (${tool.text}), which cannot read MariaDB's GTID events; use mariadb-binlog from the mariadb-client package`;
+  }
+  if (tool.kind === 'mariadb') {
+    return `it is MariaDB's (${tool.text}), which cannot read MySQL 8's compressed transactions or tagged GTIDs; install MySQL's own client tools (mysql-community-client from MySQL's APT repository, or build the image with --build-arg MYSQL_CLIENT=8.4) and set tools.binlog to its mysqlbinlog`;
+  }
+  if (tool.major < server.major || (tool.major === server.major && tool.minor < server.minor)) {
+    return `it is MySQL ${tool.major}.${tool.minor}'s (${tool.text}), older than the source's MySQL ${server.major}.${server.minor}: it may not read the newer events; use mysqlbinlog ${server.major}.${server.minor} or newer`;
+  }
+  return undefined;
+}

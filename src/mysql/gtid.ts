@@ -39,8 +39,8 @@ export class GtidSet {
       let sid = (fields.shift() ?? '').toLowerCase();
       if (!UUID.test(sid)) throw new UsageError(`"${part}" is not a MySQL GTID set element (uuid:interval[:interval])`);
       for (const f of fields) {
-        if (/^[a-z_][a-z0-9_]{0,31}$/i.test(f)) {
-          sid = `${sid.split(':')[0]}:${f.toLowerCase()}`;
+        if (/^[a-z_]/i.test(f)) {
+          sid = `${sid.split(':')[0]}:${checkTag(f, part)}`;
           continue;
         }
         const m = /^(\d+)(?:-(\d+))?$/.exec(f);
@@ -119,11 +119,33 @@ export class GtidSet {
         .map(([d, v]) => `${d}-${v.server}-${v.seq}`)
         .join(',');
     }
-    return [...this.sids.entries()]
+    // MySQL's own text: one element per uuid, its untagged intervals first,
+    // then each tag (in order) with its intervals: uuid:1-5:alpha:1-2:beta:7.
+    const byUuid = new Map<string, Array<[string, Array<[bigint, bigint]>]>>();
+    for (const [sid, ivs] of this.sids) {
+      if (ivs.length === 0) continue;
+      const [uuid, tag = ''] = sid.split(':') as [string, string?];
+      const list = byUuid.get(uuid) ?? [];
+      list.push([tag, ivs]);
+      byUuid.set(uuid, list);
+    }
+    const text = (ivs: Array<[bigint, bigint]>) => ivs.map(([s, e]) => (s === e ? `${s}` : `${s}-${e}`)).join(':');
+    return [...byUuid.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      .map(([sid, ivs]) => `${sid}:${ivs.map(([s, e]) => (s === e ? `${s}` : `${s}-${e}`)).join(':')}`)
+      .map(([uuid, tags]) =>
+        [uuid, ...tags.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([tag, ivs]) => (tag ? `${tag}:${text(ivs)}` : text(ivs)))].join(':'),
+      )
       .join(',');
   }
+}
+
+/**
+ * A GTID tag (MySQL 8.3+) as the server accepts it: a letter or _, then up
+ * to 31 letters, digits or _; tags are case-insensitive and kept lower-case.
+ */
+function checkTag(tag: string, where: string): string {
+  if (!/^[a-z_][a-z0-9_]{0,31}$/i.test(tag)) throw new UsageError(`"${where}" has a bad GTID tag "${tag}" (a letter or _, then at most 31 letters, digits or _)`);
+  return tag.toLowerCase();
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -136,12 +158,13 @@ export function parseGtid(flavor: Flavor, text: string): Gtid {
     if (!m) throw new UsageError(`"${t}" is not a MariaDB GTID (domain-server-seq, e.g. 0-1-42)`);
     return { flavor, domain: Number(m[1]), server: Number(m[2]), seq: BigInt(m[3] as string) };
   }
-  const i = t.lastIndexOf(':');
-  const sid = t.slice(0, i).toLowerCase();
-  const gno = t.slice(i + 1);
-  if (i < 0 || !UUID.test(sid.split(':')[0] ?? '') || !/^\d+$/.test(gno)) {
-    throw new UsageError(`"${t}" is not a MySQL GTID (uuid:number, e.g. 3e11fa47-71ca-11e1-9e33-c80aa9429562:23)`);
+  const fields = t.split(':');
+  const uuid = (fields[0] ?? '').toLowerCase();
+  const gno = fields[fields.length - 1] ?? '';
+  if ((fields.length !== 2 && fields.length !== 3) || !UUID.test(uuid) || !/^\d+$/.test(gno) || BigInt(gno) < 1n) {
+    throw new UsageError(`"${t}" is not a MySQL GTID (uuid:number or uuid:tag:number, e.g. 3e11fa47-71ca-11e1-9e33-c80aa9429562:23)`);
   }
+  const sid = fields.length === 3 ? `${uuid}:${checkTag(fields[1] as string, t)}` : uuid;
   return { flavor, sid, gno: BigInt(gno) };
 }
 

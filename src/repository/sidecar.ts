@@ -14,6 +14,9 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ServerIdentity } from '../mysql/server.js';
 
+/** An event the archiver could not read (binlog/parser.ts Problem): a replay cannot be planned across it. */
+const ProblemSchema = z.object({ pos: z.number(), type: z.number(), kind: z.enum(['unknown-type', 'unreadable', 'incident']), message: z.string() });
+
 const Trx = z.object({ start: z.number(), end: z.number(), timestamp: z.number(), gtid: z.string().optional() });
 
 export const SidecarSchema = z.object({
@@ -47,6 +50,8 @@ export const SidecarSchema = z.object({
   level: z.number().int().nonnegative().optional(),
   /** GTID state at the start of the file (Gtid_list / Previous_gtids), whole files and first pieces. */
   startGtids: z.string().optional(),
+  /** Events in this segment the archiver could not read (at most 20 kept); planning refuses to replay across them. */
+  problems: z.array(ProblemSchema).optional(),
   /** GTIDs of the transactions in this segment. */
   gtids: z.string().default(''),
   object: z.object({ name: z.string(), size: z.number(), sha256: z.string(), rawSize: z.number(), encryption: z.enum(['age']).nullable() }),

@@ -7,7 +7,7 @@
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { loadChain } from '../binlog/chain.js';
-import { removeDir, replayFiles } from '../binlog/replay.js';
+import { checkReplayTool, removeDir, replayFiles } from '../binlog/replay.js';
 import { codecFor, toolPaths } from '../runtime/context.js';
 import { applyRestore, prepareRestore, restoreFull, type RestoreOptions, type RestorePlan } from './full.js';
 import { planPointInTime, type PitrPlan } from './plan.js';
@@ -45,13 +45,14 @@ export async function restoreToPoint(o: PointRestoreOptions): Promise<{ plan: Fu
     const src = { store: o.repo.binlogObjects(o.source.name), codec: codecFor(o.cfg, o.source), workDir: work, signal: o.signal };
     const pitr = await planPointInTime(o.point, manifests, timelines, { src, now: new Date() });
     const m = manifests.find((x) => x.id === pitr.backupId)!;
-    // 2. The target checked and every backup object present.
+    // 2. The replay tool fits the source (MySQL's own mysqlbinlog for MySQL), the target checked and every backup object present.
+    const tools = toolPaths(o.cfg, m.server.flavor);
+    if (pitr.files.length > 0) pitr.notes.push(`the binlog is replayed with ${tools.binlog} (${await checkReplayTool(tools.binlog, m.server.flavor, m.server.version, o.signal)})`);
     const plan: FullPlan = { ...(await prepareRestore(o, m)), pitr, notes: pitr.notes };
     // 3. Show the plan; a dry run ends here.
     o.onPitrPlan?.(plan);
     if (o.dryRun) return { plan };
     // 4. Load the backup, then replay the binlog from its snapshot point to the stop point.
-    const tools = toolPaths(o.cfg, m.server.flavor);
     const replay = () =>
       replayFiles(pitr.files, { src, target: o.target, flavor: m.server.flavor, binlogTool: tools.binlog, client: tools.client, noBinlog: o.noBinlog, signal: o.signal, onStep: (i) => o.onReplayFile?.(i, pitr.files.length) });
     const load = await applyRestore(o, m, plan, started, replay, pitrParams(pitr));

@@ -18,9 +18,9 @@
  */
 import type { Manifest } from '../repository/manifest.js';
 import type { Sidecar, SidecarTrx } from '../repository/sidecar.js';
-import { BinlogGapError, NotFoundError, UsageError } from '../errors.js';
+import { BinlogGapError, BinlogUnreadableError, NotFoundError, UsageError } from '../errors.js';
 import { GtidSet, formatGtid, parseGtid, type Flavor } from '../mysql/gtid.js';
-import { BinlogParser, type TransactionInfo } from '../mysql/binlog-events.js';
+import { BinlogParser, type Problem, type TransactionInfo } from '../mysql/binlog/parser.js';
 import { backupTimeline, comparePoints, type ChainFile, type Gap, type LogPoint, type Timeline } from '../binlog/chain.js';
 import { fileBytes, type SegmentSource } from '../binlog/segments.js';
 import { describePoint, parseGtidTarget, type TargetPoint } from './point.js';
@@ -108,7 +108,9 @@ export async function planPointInTime(point: TargetPoint, manifests: Manifest[],
       skipped.push({ backupId: m.id, reason: outcome.reason });
       continue;
     }
-    return { ...buildPlan(point, m, tl, outcome, skipped), fetchedBytes: fetched };
+    const plan = buildPlan(point, m, tl, outcome, skipped);
+    refuseProblems(plan);
+    return { ...plan, fetchedBytes: fetched };
   }
   if (lastGapError) throw lastGapError;
   throw new NotFoundError(`no backup can reach ${describePoint(point)}: ${skipped.map((s) => `${s.backupId}: ${s.reason}`).join('; ')}`, { skipped });
@@ -263,7 +265,9 @@ async function holdsExcluded(point: TargetPoint, cond: Condition, m: Manifest, t
     return over ? `it holds a transaction committed at ${iso(over.maxTimestamp as number)}, after the target time` : undefined;
   }
   let reason: string | undefined;
+  // Events it cannot read before the snapshot are in the backup already: they do not matter here.
   const parser = new BinlogParser(tl.flavor, {
+    name: f.file,
     onTransaction: (t) => {
       if (t.end <= P.offset) reason ??= cond.tooNew(t);
     },
@@ -289,7 +293,13 @@ async function scanFrom(s: Step, cond: Condition, last: PlannedTrx | undefined, 
   const from = boundaryBefore(s);
   const until = gap?.before?.file === s.f.file ? gap.before.offset : s.f.end;
   let outcome: Outcome | undefined;
+  // Events that cannot be read are collected, not thrown: only those before the stop point matter.
+  const problems: Problem[] = [];
   const parser = new BinlogParser(s.f.segments[0]?.server.flavor ?? 'mariadb', {
+    name: s.f.file,
+    onProblem: (p) => problems.push(p),
+    startOffset: from,
+    ...(from === 0 ? {} : { checksum: s.seg.checksum }),
     onTransaction: (t) => {
       if (outcome || t.start < s.after || t.end > until) return;
       const trx = planned(s.f.file, t);
@@ -301,11 +311,14 @@ async function scanFrom(s: Step, cond: Condition, last: PlannedTrx | undefined, 
       } else if (verdict.stopBefore) outcome = { ok: true, stop: { file: s.f.file, offset: t.start }, lastIncluded: last, firstExcluded: trx, notes: [] };
       else outcome = { ok: false, reason: verdict.error };
     },
-  }, from, from === 0 ? undefined : s.seg.checksum);
+  });
   for await (const chunk of fileBytes(src, s.f, from, until)) {
     parser.push(chunk);
     if (outcome) break;
   }
+  const stop = outcome?.ok ? outcome.stop.offset : Infinity;
+  const blocking = problems.find((p) => p.pos >= s.after && p.pos < stop);
+  if (blocking) throw new BinlogUnreadableError(`cannot replay ${s.f.file} past offset ${blocking.pos}: ${blocking.message}`, { file: s.f.file, offset: blocking.pos, type: blocking.type, kind: blocking.kind });
   return outcome ? { outcome } : { last };
 }
 
@@ -352,6 +365,31 @@ function planned(file: string, t: TransactionInfo | SidecarTrx): PlannedTrx {
 
 function iso(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * A replay cannot pass an event the archiver could not read (an unknown
+ * type, damaged bytes, an incident): the sidecars of the segments replayed
+ * record them, and the plan is refused with the first one and the last
+ * point before it that can be restored to.
+ */
+function refuseProblems(plan: Omit<PitrPlan, 'fetchedBytes'>): void {
+  for (const f of plan.files) {
+    const from = f.start ?? 0;
+    const to = f.stop ?? Infinity;
+    for (const seg of f.chain.segments) {
+      const p = (seg.problems ?? []).filter((x) => x.pos >= from && x.pos < to).sort((a, b) => a.pos - b.pos)[0];
+      if (!p) continue;
+      // A boundary before it the sidecars know (the snapshot point at the latest).
+      const known = f.chain.segments.flatMap((x) => [x.firstTransaction, x.lastTransaction]).filter((t): t is SidecarTrx => t !== undefined && t.end <= p.pos && t.end >= from);
+      const best = known.sort((a, b) => b.end - a.end)[0];
+      const before = best ? `--to-position ${f.file}:${best.end} (committed ${iso(best.timestamp)})` : 'a --to time or --to-position before it';
+      throw new BinlogUnreadableError(
+        `cannot replay ${f.file} past offset ${p.pos}: ${p.message}. A restore can stop before it, for example ${before}`,
+        { file: f.file, offset: p.pos, type: p.type, kind: p.kind },
+      );
+    }
+  }
 }
 
 function buildPlan(point: TargetPoint, m: Manifest, tl: Timeline, o: Outcome & { ok: true }, skipped: PitrPlan['skipped']): Omit<PitrPlan, 'fetchedBytes'> {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { BacktrackError, ChecksumError, NotFoundError, ScratchUnavailableError, VerificationFailedError, asBacktrackError } from '../errors.js';
 import { loadChain } from '../binlog/chain.js';
-import { removeDir, replayFiles } from '../binlog/replay.js';
+import { checkReplayTool, removeDir, replayFiles } from '../binlog/replay.js';
 import type { SegmentSource } from '../binlog/segments.js';
 import type { Logger } from '../observability/logger.js';
 import type { Actor } from '../repository/audit.js';
@@ -62,6 +62,8 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   let scratch: Scratch | undefined;
   try {
     // 3. Plan the replay first: a gap fails the point-in-time check without a server.
+    // A replay tool that cannot read this source's binlog is a setup error, not a verdict on the backup.
+    if (o.point) await checkReplayTool(toolPaths(o.cfg, m.server.flavor).binlog, m.server.flavor, m.server.version, signal);
     let pitr: PitrPlan | undefined;
     if (o.point) {
       try {

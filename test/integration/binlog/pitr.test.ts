@@ -4,7 +4,10 @@
  * are taken mid-workload; the logs rotate mid-workload; then restores to
  * several points give exactly the rows committed at or before each point.
  */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import type { ResultPromise } from 'execa';
 import { startMariaDB, type TestServer } from '../../helpers/mariadb.js';
 import { startS3, type S3Sandbox } from '../../helpers/s3.js';
@@ -128,5 +131,27 @@ describe('restore --to-gtid and --to-position', () => {
     const r = await restore(['--to-position', `${row.file}:${row.pos - 3}`, '--dry-run']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/is not a transaction boundary; the nearest are/);
+  });
+});
+
+describe('the binlog tool that replays', () => {
+  it('is named in the plan; MySQL\'s mysqlbinlog for this MariaDB source is refused before the target is touched, and check says so', async () => {
+    const dry = await cli(['restore', '--config', t.file, '--target', targetDsn(), '--force', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/the binlog is replayed with mariadb-binlog \(\S*mariadb-binlog Ver \d+\.\d+/);
+    // A stand-in for MySQL's tool: it answers --version as MySQL 8.4's does.
+    const fake = path.join(t.dir, 'mysqlbinlog-8.4');
+    await writeFile(fake, '#!/bin/sh\necho "mysqlbinlog  Ver 8.4.3 for Linux on x86_64 (MySQL Community Server - GPL)"\n', { mode: 0o755 });
+    const file = path.join(t.dir, 'wrong-tool.yaml');
+    await writeFile(file, stringify({ ...t.raw, tools: { binlog: fake } }));
+    await target.query('CREATE DATABASE IF NOT EXISTS untouched');
+    const r = await cli(['restore', '--config', file, '--target', targetDsn(), '--force', '--to', 'latest']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/the binlog tool .*mysqlbinlog-8\.4 cannot replay this MariaDB .* source's binlog: it is MySQL's .* cannot read MariaDB's GTID events/);
+    expect(await target.query("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'untouched'")).toHaveLength(1);
+    const check = await cli(['check', '--config', file]);
+    expect(check.code).not.toBe(0);
+    expect(check.stdout + check.stderr).toMatch(/tool .*mysqlbinlog-8\.4.*cannot read MariaDB's GTID events/);
+    await target.query('DROP DATABASE untouched');
   });
 });

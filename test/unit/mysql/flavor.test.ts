@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { binaryLogStatusSql, detectFlavor, dumpFlags, gtidExecutedSql, isSystemAccount, parseSnapshotComment, toolsFor } from '../../../src/mysql/flavor.js';
+import { binaryLogStatusSql, binlogToolMismatch, detectFlavor, dumpFlags, gtidExecutedSql, identifyBinlogTool, isSystemAccount, parseSnapshotComment, toolsFor } from '../../../src/mysql/flavor.js';
 
 const mysql = (v: string) => detectFlavor(v, 'MySQL Community Server - GPL').version;
 
@@ -75,5 +75,35 @@ describe('canWriteHeartbeat', () => {
     expect(canWriteHeartbeat(['GRANT ALL PRIVILEGES ON *.* TO `root`@`localhost`'], 'backtrack')).toBe(true);
     expect(canWriteHeartbeat(['GRANT SELECT ON *.* TO `backtrack`@`%`'], 'backtrack')).toBe(false);
     expect(canWriteHeartbeat(['GRANT INSERT, CREATE ON `other`.* TO `backtrack`@`%`'], 'backtrack')).toBe(false);
+  });
+});
+
+describe('the binlog tool a replay uses', () => {
+  const v = (text: string) => detectFlavor(text).version;
+  // --version lines as each program prints them.
+  const MARIA_DEBIAN = 'mysqlbinlog Ver 3.5 for debian-linux-gnu at x86_64';
+  const MARIA_11 = 'mariadb-binlog from 11.4.3-MariaDB, client 3.5 for debian-linux-gnu (x86_64)';
+  const MYSQL_80 = 'mysqlbinlog  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)';
+  const MYSQL_84 = 'mysqlbinlog  Ver 8.4.3 for Linux on x86_64 (MySQL Community Server - GPL)';
+  const PERCONA = 'mysqlbinlog  Ver 8.0.36-28 for Linux on x86_64 (Percona Server (GPL), Release 28, Revision 47601f19)';
+
+  it('tells MariaDB\'s tool (whatever its name) from MySQL\'s', () => {
+    expect(identifyBinlogTool(MARIA_DEBIAN)).toMatchObject({ kind: 'mariadb' });
+    expect(identifyBinlogTool(MARIA_11)).toMatchObject({ kind: 'mariadb' });
+    expect(identifyBinlogTool(`${MYSQL_84}\n`)).toMatchObject({ kind: 'mysql', major: 8, minor: 4 });
+    expect(identifyBinlogTool(PERCONA)).toMatchObject({ kind: 'mysql', major: 8, minor: 0 });
+  });
+
+  it('refuses MariaDB\'s tool for a MySQL source, and an older MySQL tool for a newer server', () => {
+    expect(binlogToolMismatch(identifyBinlogTool(MARIA_DEBIAN), 'mysql', v('8.0.36'))).toMatch(/MariaDB's .* cannot read MySQL 8's compressed transactions or tagged GTIDs.*MYSQL_CLIENT/);
+    expect(binlogToolMismatch(identifyBinlogTool(MYSQL_80), 'mysql', v('8.4.3'))).toMatch(/older than the source's MySQL 8\.4/);
+    expect(binlogToolMismatch(identifyBinlogTool(MYSQL_84), 'mysql', v('8.0.36'))).toBeUndefined();
+    expect(binlogToolMismatch(identifyBinlogTool(MYSQL_84), 'mysql', v('8.4.0'))).toBeUndefined();
+    expect(binlogToolMismatch(identifyBinlogTool(PERCONA), 'mysql', v('8.0.20'))).toBeUndefined();
+  });
+
+  it('refuses MySQL\'s tool for a MariaDB source', () => {
+    expect(binlogToolMismatch(identifyBinlogTool(MYSQL_84), 'mariadb', v('10.11.6-MariaDB-log'))).toMatch(/MySQL's .* cannot read MariaDB's GTID events/);
+    expect(binlogToolMismatch(identifyBinlogTool(MARIA_DEBIAN), 'mariadb', v('10.11.6-MariaDB-log'))).toBeUndefined();
   });
 });

@@ -46,6 +46,26 @@ describe('MySQL GTID sets', () => {
     const s = GtidSet.parse('mysql', `${U1}:1-3:mytag:1-2`);
     expect(s.contains(parseGtid('mysql', `${U1}:mytag:2`))).toBe(true);
     expect(s.contains(parseGtid('mysql', `${U1}:3`))).toBe(true);
+    // A tag is its own sequence: uuid:mytag:3 is not uuid:3.
+    expect(s.contains(parseGtid('mysql', `${U1}:mytag:3`))).toBe(false);
+    expect(s.contains(parseGtid('mysql', `${U1}:other:1`))).toBe(false);
+  });
+  it('prints tagged sets as MySQL does: one element per uuid, untagged intervals first, then tags in order', () => {
+    // The server prints gtid_executed this way (8.4): tags lower-case, sorted, after the untagged intervals.
+    const s = GtidSet.parse('mysql', `${U2}:Zeta:4, ${U1}:alpha:1-2, ${U1}:1-3, ${U1}:BETA:9:alpha:3, ${U2}:1`);
+    expect(s.toString()).toBe(`${U1}:1-3:alpha:1-3:beta:9,${U2}:1:zeta:4`);
+    expect(GtidSet.parse('mysql', s.toString()).toString()).toBe(s.toString());
+    expect(s.containsAll(GtidSet.parse('mysql', `${U1}:ALPHA:2`))).toBe(true);
+    expect(s.containsAll(GtidSet.parse('mysql', `${U1}:beta:1-9`))).toBe(false);
+    expect(parseGtid('mysql', `${U1.toUpperCase()}:MyTag:7`)).toEqual({ flavor: 'mysql', sid: `${U1}:mytag`, gno: 7n });
+  });
+  it('refuses bad tags and tagged GTIDs without a number', () => {
+    expect(() => GtidSet.parse('mysql', `${U1}:a-b:1`)).toThrow(/bad GTID tag "a-b"/);
+    expect(() => GtidSet.parse('mysql', `${U1}:1-x`)).toThrow(/bad interval/);
+    expect(() => GtidSet.parse('mysql', `${U1}:${'t'.repeat(33)}:1`)).toThrow(/bad GTID tag/);
+    expect(() => parseGtid('mysql', `${U1}:tag`)).toThrow(/uuid:tag:number/);
+    expect(() => parseGtid('mysql', `${U1}:1tag:3`)).toThrow(/bad GTID tag/);
+    expect(() => parseGtid('mysql', `${U1}:0`)).toThrow(/uuid:number/);
   });
   it('adds single transactions and keeps intervals merged', () => {
     const s = GtidSet.parse('mysql', `${U1}:1-2`);

@@ -15,10 +15,15 @@
 //           the newest transaction), and the local disk high-water mark of a
 //           real point-in-time restore (its work directory, sampled); with
 //           --old-bin, the same for an older build on the same repository
+//   parse   the binlog reader the archiver runs on every byte, over --parse-mb
+//           (default 300) of a row-format binlog with inserts, updates and
+//           deletes: boundaries only (what archiving does) and with row-level
+//           detail (tables and row counts), against mariadb-binlog decoding
+//           the same file to /dev/null; with --old-bin, the older build's reader
 //
 // Usage: scripts/bench [--size-mb 380] [--runs 3] [--rss-scale 4] [--lag-seconds 120]
 //                      [--tps 200] [--binlog-mb 1100] [--old-bin PATH]
-//                      [--only backup,lag,replay,drill,pitr]
+//                      [--parse-mb 300] [--only backup,lag,replay,drill,pitr,parse]
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,6 +49,7 @@ const { values: opt } = parseArgs({
     tps: { type: 'string', default: '200' },
     'binlog-mb': { type: 'string', default: '1100' },
     'old-bin': { type: 'string' },
+    'parse-mb': { type: 'string', default: '300' },
     only: { type: 'string', default: 'backup,lag,replay,drill' },
   },
 });
@@ -345,9 +351,81 @@ try {
   }
   // ---- point-in-time restore over a long range ------------------------------
   if (only.has('pitr')) results.pitr = await pitrBench();
+  // ---- the binlog reader -----------------------------------------------------
+  if (only.has('parse')) results.parse = await parseBench();
 } finally {
   await source.stop();
   await s3.close();
+}
+
+/** The binlog reader's speed against mariadb-binlog decoding the same file, alternating runs. */
+async function parseBench() {
+  const MB = Number(opt['parse-mb']);
+  await sql(source, 'CREATE DATABASE IF NOT EXISTS parsedb');
+  await sql(source, 'CREATE TABLE IF NOT EXISTS parsedb.t (id BIGINT PRIMARY KEY, v VARCHAR(64), n INT, at DATETIME(6), note TEXT)');
+  await sql(source, 'SET GLOBAL max_binlog_size = 1073741824');
+  await sql(source, 'FLUSH BINARY LOGS');
+  const [{ File: file }] = await sql(source, 'SHOW MASTER STATUS');
+  const size = async () => (await sql(source, 'SHOW MASTER STATUS'))[0].Position;
+  log(`writing ${MB} MB of binlog into ${file}`);
+  const c = await connect(source.spec);
+  let next = 1;
+  try {
+    await c.query('USE parsedb');
+    while ((await size()) < MB * 1024 * 1024) {
+      // Small transactions (1-20 rows) of inserts, then updates and deletes of some of them.
+      for (let i = 0; i < 200; i++) {
+        const n = 1 + (i % 20);
+        await c.query(`INSERT INTO parsedb.t SELECT ${next} + seq, MD5(seq), seq, NOW(6), REPEAT('x', seq % 200) FROM seq_0_to_${n - 1}`);
+        next += n;
+      }
+      await c.query(`UPDATE parsedb.t SET n = n + 1 WHERE id > ${next - 2000}`);
+      await c.query(`DELETE FROM parsedb.t WHERE id > ${next - 200} AND id % 3 = 0`);
+    }
+  } finally {
+    await closeQuietly(c);
+  }
+  await sql(source, 'FLUSH BINARY LOGS');
+  const binlog = path.join(source.datadir, file);
+  const bytes = statSync(binlog).size;
+  const transactions = Number((await sql(source, 'SELECT @@gtid_binlog_pos AS g'))[0].g.split('-')[2]);
+  log(`${(bytes / 1048576).toFixed(0)} MiB of binlog; timing the reader against mariadb-binlog`);
+  const reader = (distDir, detail) => [
+    '--input-type=module',
+    '-e',
+    `const m = await import(${JSON.stringify(path.join(distDir, 'mysql/binlog/parser.js'))}).catch(() => import(${JSON.stringify(path.join(distDir, 'mysql/binlog-events.js'))}));
+     const { createReadStream } = await import('node:fs');
+     let n = 0;
+     const p = m.BinlogParser.length === 2 ? new m.BinlogParser('mariadb', { detail: ${detail}, onTransaction: () => n++ }) : new m.BinlogParser('mariadb', { onTransaction: () => n++ });
+     for await (const chunk of createReadStream(${JSON.stringify(binlog)}, { highWaterMark: 1 << 20 })) p.push(chunk);
+     if (n === 0) process.exit(3);`,
+  ];
+  const variants = {
+    plain: ['mariadb-binlog', ['--no-defaults', binlog]],
+    boundaries: [process.execPath, reader(path.join(root, 'dist'), false)],
+    detail: [process.execPath, reader(path.join(root, 'dist'), true)],
+  };
+  if (opt['old-bin']) variants.old = [process.execPath, reader(path.join(path.dirname(opt['old-bin']), '..', 'dist'), false)];
+  const runs = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  const rss = Object.fromEntries(Object.keys(variants).map((k) => [k, 0]));
+  for (let i = 0; i < RUNS; i++) {
+    for (const [k, [cmd, args]] of Object.entries(variants)) {
+      const r = await timed(cmd, args);
+      runs[k].push(r.secs);
+      rss[k] = Math.max(rss[k], r.rssMiB);
+      log(`parse run ${i + 1} ${k}: ${r.secs.toFixed(2)}s, ${r.rssMiB.toFixed(0)} MiB`);
+    }
+  }
+  const med = Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, median(v)]));
+  return {
+    binlogMiB: bytes / 1048576,
+    transactions,
+    runs,
+    peakRssMiB: rss,
+    medianSeconds: med,
+    mibPerSecond: Object.fromEntries(Object.entries(med).map(([k, v]) => [k, bytes / 1048576 / v])),
+    ratioToPlain: Object.fromEntries(Object.entries(med).filter(([k]) => k !== 'plain').map(([k, v]) => [k, v / med.plain])),
+  };
 }
 
 /** The dry-run download and the disk high-water mark of a restore over >= --binlog-mb of binlog. */

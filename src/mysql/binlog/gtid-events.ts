@@ -14,7 +14,7 @@
  *   MariaDB GTID list (163): count(4, low 28 bits) then domain(4) server(4) seq(8)
  */
 import { GtidSet, type Gtid } from '../gtid.js';
-import { BinlogFormatError, Reader } from './reader.js';
+import { BinlogFormatError, Reader, type Where } from './reader.js';
 
 /** MariaDB GTID event flag: a standalone statement (DDL), not a BEGIN...COMMIT group. */
 export const MARIA_FL_STANDALONE = 1;
@@ -25,8 +25,8 @@ function uuidText(b: Buffer | number[]): string {
 }
 
 /** A tag as the server accepts it: letters, digits and _, not starting with a digit, at most 32; compared lower-case. */
-function checkTag(tag: string, where: string): string {
-  if (!/^[a-z_][a-z0-9_]{0,31}$/i.test(tag)) throw new BinlogFormatError(`${where}: "${tag}" is not a GTID tag`);
+function checkTag(tag: string, where: Where): string {
+  if (!/^[a-z_][a-z0-9_]{0,31}$/i.test(tag)) throw new BinlogFormatError(`${String(where)}: "${tag}" is not a GTID tag`);
   return tag.toLowerCase();
 }
 
@@ -36,7 +36,7 @@ function sid(uuid: string, tag: string): string {
 }
 
 /** MySQL GTID_LOG_EVENT (33): undefined for an anonymous GTID (34, or gno 0). */
-export function decodeMysqlGtid(body: Buffer, where: string): Gtid | undefined {
+export function decodeMysqlGtid(body: Buffer, where: Where): Gtid | undefined {
   const r = new Reader(body, where);
   r.u8('flags');
   const uuid = uuidText(r.bytes(16, 'uuid'));
@@ -45,12 +45,12 @@ export function decodeMysqlGtid(body: Buffer, where: string): Gtid | undefined {
 }
 
 /** MySQL GTID_TAGGED_LOG_EVENT (42): the serialization message. */
-export function decodeMysqlTaggedGtid(body: Buffer, where: string): { gtid: Gtid; flags: number } {
+export function decodeMysqlTaggedGtid(body: Buffer, where: Where): { gtid: Gtid; flags: number } {
   const r = new Reader(body, where);
   const version = r.varlen('serialization version');
-  if (version !== 1n) throw new BinlogFormatError(`${where}: serialization version ${version} is not one this reader knows (1)`);
+  if (version !== 1n) throw new BinlogFormatError(`${String(where)}: serialization version ${version} is not one this reader knows (1)`);
   const size = Number(r.varlen('message size'));
-  if (size > body.length) throw new BinlogFormatError(`${where}: the message claims ${size} bytes, the event holds ${body.length}`);
+  if (size > body.length) throw new BinlogFormatError(`${String(where)}: the message claims ${size} bytes, the event holds ${body.length}`);
   r.varlen('last non-ignorable field id');
   let flags = 0;
   let uuid: string | undefined;
@@ -63,7 +63,7 @@ export function decodeMysqlTaggedGtid(body: Buffer, where: string): { gtid: Gtid
     else if (id === 1) {
       const bytes: number[] = [];
       for (let i = 0; i < 16; i++) bytes.push(Number(r.varlen('uuid byte')));
-      if (bytes.some((b) => b > 255)) throw new BinlogFormatError(`${where}: a uuid byte is out of range`);
+      if (bytes.some((b) => b > 255)) throw new BinlogFormatError(`${String(where)}: a uuid byte is out of range`);
       uuid = uuidText(bytes);
     } else if (id === 2) gno = r.varlenSigned('gno');
     else if (id === 3) {
@@ -71,16 +71,16 @@ export function decodeMysqlTaggedGtid(body: Buffer, where: string): { gtid: Gtid
       tag = checkTag(r.bytes(len, 'tag').toString('latin1'), where);
     } else break; // later fields: clocks, sizes, versions
   }
-  if (uuid === undefined || gno === undefined || gno < 1n) throw new BinlogFormatError(`${where}: a tagged GTID event without its uuid or gno`);
+  if (uuid === undefined || gno === undefined || gno < 1n) throw new BinlogFormatError(`${String(where)}: a tagged GTID event without its uuid or gno`);
   return { gtid: { flavor: 'mysql', sid: sid(uuid, tag), gno }, flags };
 }
 
 /** MySQL PREVIOUS_GTIDS_LOG_EVENT (35), untagged or tagged. */
-export function decodeMysqlPreviousGtids(body: Buffer, where: string): GtidSet {
+export function decodeMysqlPreviousGtids(body: Buffer, where: Where): GtidSet {
   const r = new Reader(body, where);
   const head = r.u64('source count');
   const format = Number(head >> 56n);
-  if (format > 1) throw new BinlogFormatError(`${where}: GTID set format ${format} is not one this reader knows`);
+  if (format > 1) throw new BinlogFormatError(`${String(where)}: GTID set format ${format} is not one this reader knows`);
   const tagged = format === 1;
   const n = tagged ? Number((head >> 8n) & 0xffffffffffffn) : Number(head & 0xffffffffffffffn);
   const set = new GtidSet('mysql');
@@ -97,7 +97,7 @@ export function decodeMysqlPreviousGtids(body: Buffer, where: string): GtidSet {
     for (let j = 0; j < intervals; j++) {
       const s = r.u64('interval start');
       const e = r.u64('interval end') - 1n; // stored end is exclusive
-      if (e < s) throw new BinlogFormatError(`${where}: an empty interval ${s}..${e + 1n}`);
+      if (e < s) throw new BinlogFormatError(`${String(where)}: an empty interval ${s}..${e + 1n}`);
       ivs.push(s === e ? `${s}` : `${s}-${e}`);
     }
     if (ivs.length) parts.push(`${uuid}:${tag ? `${tag}:` : ''}${ivs.join(':')}`);
@@ -107,7 +107,7 @@ export function decodeMysqlPreviousGtids(body: Buffer, where: string): GtidSet {
 }
 
 /** MariaDB GTID_EVENT (162). */
-export function decodeMariaGtid(body: Buffer, serverId: number, where: string): { gtid: Gtid; flags: number } {
+export function decodeMariaGtid(body: Buffer, serverId: number, where: Where): { gtid: Gtid; flags: number } {
   const r = new Reader(body, where);
   const seq = r.u64('seq');
   const domain = r.u32('domain');
@@ -116,7 +116,7 @@ export function decodeMariaGtid(body: Buffer, serverId: number, where: string): 
 }
 
 /** MariaDB GTID_LIST_EVENT (163). */
-export function decodeMariaGtidList(body: Buffer, where: string): GtidSet {
+export function decodeMariaGtidList(body: Buffer, where: Where): GtidSet {
   const r = new Reader(body, where);
   const count = r.u32('count') & 0x0fffffff;
   const set = new GtidSet('mariadb');

@@ -24,16 +24,23 @@
 import { GtidSet, type Flavor, type Gtid } from '../gtid.js';
 import { EventType, eventTypeName, KNOWN_TYPES, LOG_EVENT_ARTIFICIAL_F, LOG_EVENT_IGNORABLE_F, rowsEventShape } from './events.js';
 import { decodeMariaGtid, decodeMariaGtidList, decodeMysqlGtid, decodeMysqlPreviousGtids, decodeMysqlTaggedGtid, MARIA_FL_STANDALONE } from './gtid-events.js';
-import { decodeTransactionPayload, innerEvents, mariaUncompress } from './payload.js';
-import { BinlogFormatError, Reader } from './reader.js';
+import { decodeTransactionPayload, innerEvents, mariaUncompress, PayloadTooLarge } from './payload.js';
+import { BinlogFormatError, LazyText, Reader, type Where } from './reader.js';
 import { decodeRows, decodeTableMap, type TableMap } from './rows.js';
 
 export { BinlogFormatError } from './reader.js';
 
 export const BINLOG_MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);
 const HEADER = 19;
+const EMPTY = Buffer.alloc(0);
 /** No event is larger than the server's max_allowed_packet ceiling (1 GiB) plus its header. */
 const MAX_EVENT = 1024 * 1024 * 1024 + 64 * 1024;
+/**
+ * The most of one event's body read into memory: a larger compressed
+ * transaction or rows event is passed over (its boundary and time still
+ * count; its tables and rows are marked unread).
+ */
+const READ_LIMIT = 64 * 1024 * 1024;
 /** How much of a statement's text is kept for a transaction's detail. */
 const STATEMENT_TEXT = 1024;
 /** How many statements a transaction's detail keeps. */
@@ -74,6 +81,8 @@ export interface TransactionInfo {
   gtid?: Gtid | undefined;
   /** The transaction's events were compressed in a Transaction_payload event. */
   compressed?: boolean;
+  /** Its compressed events were too large to read in memory: its time is the payload event's, its tables are not known. */
+  unread?: boolean;
   /** With `detail`: the tables it changed by rows events, with row counts. */
   tables?: TableChange[];
   /** With `detail`: statement texts (DDL, statement-format DML, annotations), each cut to 1 KiB. */
@@ -117,6 +126,8 @@ export interface ParserOptions {
   strict?: boolean;
   /** The file's name, for messages. */
   name?: string;
+  /** The largest compressed transaction decompressed in memory (default 256 MiB). */
+  payloadLimit?: number;
 }
 
 interface Group {
@@ -126,6 +137,7 @@ interface Group {
   awaitingFirst: boolean;
   hasBegin: boolean;
   compressed?: boolean;
+  unread?: boolean;
   tables?: Map<string, TableChange>;
   statements?: Array<{ schema?: string; text: string }>;
 }
@@ -137,7 +149,7 @@ export class BinlogParser {
   private offset: number;
   /** Offset just past the last complete event. */
   private lastBoundary: number;
-  private head = Buffer.alloc(0);
+  private head: Buffer = Buffer.alloc(0);
   private skip = 0;
   private body: Buffer[] = [];
   private bodyWanted = 0;
@@ -199,7 +211,8 @@ export class BinlogParser {
       if (!this.current) {
         const need = HEADER - this.head.length;
         const take = Math.min(need, chunk.length - i);
-        this.head = this.head.length ? Buffer.concat([this.head, chunk.subarray(i, i + take)]) : Buffer.from(chunk.subarray(i, i + take));
+        // A header inside the chunk is read in place; one split across chunks is copied together.
+        this.head = this.head.length ? Buffer.concat([this.head, chunk.subarray(i, i + take)]) : take === HEADER ? chunk.subarray(i, i + take) : Buffer.from(chunk.subarray(i, i + take));
         i += take;
         if (this.head.length === HEADER) this.startEvent();
         continue;
@@ -222,9 +235,10 @@ export class BinlogParser {
     const h = this.head;
     this.head = Buffer.alloc(0);
     const size = h.readUInt32LE(9);
-    const where = `${this.o.name ? `${this.o.name}: ` : ''}the event at ${this.offset}`;
-    if (size < HEADER) throw new BinlogFormatError(`corrupt binary log: ${where} has size ${size}, less than its 19-byte header`);
-    if (size > MAX_EVENT) throw new BinlogFormatError(`corrupt binary log: ${where} claims ${size} bytes, more than any event can hold`);
+    if (size < HEADER || size > MAX_EVENT) {
+      const where = `${this.o.name ? `${this.o.name}: ` : ''}the event at ${this.offset}`;
+      throw new BinlogFormatError(`corrupt binary log: ${where} ${size < HEADER ? `has size ${size}, less than its 19-byte header` : `claims ${size} bytes, more than any event can hold`}`);
+    }
     const info: EventInfo = { pos: this.offset, end: this.offset + size, type: h.readUInt8(4), timestamp: h.readUInt32LE(0), serverId: h.readUInt32LE(5) };
     const bodyLen = size - HEADER;
     this.current = { info, flags: h.readUInt16LE(17), bodyLen };
@@ -240,8 +254,8 @@ export class BinlogParser {
     const cur = this.current;
     if (!cur) return;
     this.current = undefined;
-    const body = this.body.length === 1 ? (this.body[0] as Buffer) : Buffer.concat(this.body);
-    this.body = [];
+    const body = this.body.length === 1 ? (this.body[0] as Buffer) : this.body.length === 0 ? EMPTY : Buffer.concat(this.body);
+    if (this.body.length) this.body = [];
     this.bodyWanted = 0;
     this.bodyHave = 0;
     this.offset = cur.info.end;
@@ -251,7 +265,13 @@ export class BinlogParser {
     else {
       // The data is the body less its checksum; a body read only in part is all data.
       const dataLen = bodyLen - (this.facts.checksum ? 4 : 0);
-      this.guarded(info, () => this.interpret(info, flags, body.subarray(0, Math.min(body.length, dataLen)), body.length >= dataLen));
+      try {
+        this.interpret(info, flags, body.length > dataLen ? body.subarray(0, dataLen) : body, body.length >= dataLen);
+      } catch (err) {
+        // A format error is a problem, recorded or (strict) thrown.
+        if (!(err instanceof BinlogFormatError)) throw err;
+        this.problem(info, 'unreadable', err.message);
+      }
     }
     this.o.onEvent?.(info);
   }
@@ -271,16 +291,17 @@ export class BinlogParser {
         return 64 * 1024;
       case EventType.MARIA_GTID_LIST:
       case EventType.MYSQL_PREVIOUS_GTIDS:
+        return 16 * 1024 * 1024;
       case EventType.MARIA_QUERY_COMPRESSED:
       case EventType.TRANSACTION_PAYLOAD:
-        return MAX_EVENT;
+        return READ_LIMIT;
       case EventType.TABLE_MAP:
-        return detail ? MAX_EVENT : 0;
+        return detail ? READ_LIMIT : 0;
       case EventType.ROWS_QUERY:
       case EventType.MARIA_ANNOTATE_ROWS:
         return detail ? STATEMENT_TEXT + 1 : 0;
       default:
-        return detail && rowsEventShape(type) ? MAX_EVENT : 0;
+        return detail && rowsEventShape(type) ? READ_LIMIT : 0;
     }
   }
 
@@ -289,16 +310,6 @@ export class BinlogParser {
     // The checksum algorithm byte sits before the FDE's own 4-byte checksum
     // (servers that know checksums always write both, even when off).
     this.facts.checksum = bodyLen >= 5 && body.length === bodyLen && body.readUInt8(bodyLen - 5) === 1;
-  }
-
-  /** Run an event's interpretation; a format error is a problem, recorded or (strict) thrown. */
-  private guarded(e: EventInfo, fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      if (!(err instanceof BinlogFormatError)) throw err;
-      this.problem(e, 'unreadable', err.message);
-    }
   }
 
   private problem(e: EventInfo, kind: Problem['kind'], message: string): void {
@@ -310,8 +321,8 @@ export class BinlogParser {
     this.o.onProblem?.(p);
   }
 
-  private where(e: EventInfo): string {
-    return `${eventTypeName(e.type)} at ${e.pos}`;
+  private where(e: EventInfo): LazyText {
+    return new LazyText(() => `${eventTypeName(e.type)} at ${e.pos}`);
   }
 
   /**
@@ -360,8 +371,8 @@ export class BinlogParser {
         this.onQuery(e, queryOf(e.type, data, whole, where));
         return;
       case EventType.TRANSACTION_PAYLOAD:
-        if (inPayload) throw new BinlogFormatError(`${where}: a payload inside a payload`);
-        this.payload(e, data, where);
+        if (inPayload) throw new BinlogFormatError(`${String(where)}: a payload inside a payload`);
+        this.payload(e, data, whole, where);
         return;
       case EventType.INCIDENT:
         // mysqlbinlog turns an incident into a statement that fails on purpose: replay cannot go past it.
@@ -382,7 +393,7 @@ export class BinlogParser {
         return;
       default:
         if (rowsEventShape(e.type)) {
-          if (this.o.detail) this.rows(e, data, where);
+          if (this.o.detail) this.rows(e, data, whole, where);
           this.touch();
           return;
         }
@@ -407,17 +418,21 @@ export class BinlogParser {
     }
   }
 
-  private payload(e: EventInfo, data: Buffer, where: string): void {
+  private payload(e: EventInfo, data: Buffer, whole: boolean, where: Where): void {
     const group = this.group;
     if (group) group.compressed = true;
     let last = e;
     try {
-      for (const ie of innerEvents(decodeTransactionPayload(data, where), where)) {
+      if (!whole) throw new PayloadTooLarge(data.length);
+      for (const ie of innerEvents(decodeTransactionPayload(data, where, this.o.payloadLimit), where)) {
         // Inner events carry no checksum; their positions are the payload event's.
         last = { pos: e.pos, end: e.end, type: ie.type, timestamp: ie.timestamp, serverId: ie.serverId };
         this.interpret(last, ie.flags, ie.event.subarray(HEADER), true, true);
         if (!this.group) break;
       }
+    } catch (err) {
+      if (!(err instanceof PayloadTooLarge)) throw err;
+      if (this.group) this.group.unread = true;
     } finally {
       // A payload holds one whole transaction: it ends with the payload, read or not.
       if (this.group) this.endGroup(last);
@@ -459,8 +474,9 @@ export class BinlogParser {
     list.push({ ...(schema ? { schema } : {}), text: text.slice(0, STATEMENT_TEXT) });
   }
 
-  private rows(e: EventInfo, data: Buffer, where: string): void {
-    const info = decodeRows(e.type, data, this.tableMaps, where);
+  private rows(e: EventInfo, data: Buffer, whole: boolean, where: Where): void {
+    // A rows event too large to read in memory: its table is known, its rows are not counted.
+    const info = whole ? decodeRows(e.type, data, this.tableMaps, where) : { tableId: new Reader(data, where).u48('table id'), kind: rowsEventShape(e.type)!.kind, rows: undefined };
     const tables = this.group?.tables;
     if (!tables) return;
     const map = this.tableMaps.get(info.tableId);
@@ -485,6 +501,7 @@ export class BinlogParser {
       timestamp: e.timestamp,
       gtid: g?.gtid,
       ...(g?.compressed ? { compressed: true } : {}),
+      ...(g?.unread ? { unread: true } : {}),
       ...(this.o.detail ? { tables: [...(g?.tables?.values() ?? [])], statements: g?.statements ?? [] } : {}),
     });
   }
@@ -495,7 +512,7 @@ export class BinlogParser {
 }
 
 /** A query event's default schema and (start of) text; MariaDB's compressed query is decompressed. */
-function queryOf(type: number, data: Buffer, whole: boolean, where: string): { schema: string; text: string } {
+function queryOf(type: number, data: Buffer, whole: boolean, where: Where): { schema: string; text: string } {
   const r = new Reader(data, where);
   r.skip(8, 'thread id and execution time');
   const dbLen = r.u8('schema name length');
@@ -508,13 +525,13 @@ function queryOf(type: number, data: Buffer, whole: boolean, where: string): { s
   let text = r.rest();
   if (type === EventType.MARIA_QUERY_COMPRESSED) {
     if (!whole) return { schema, text: '' };
-    text = mariaUncompress(text, `${where} query text`);
+    text = mariaUncompress(text, new LazyText(() => `${String(where)} query text`));
   }
   return { schema, text: text.subarray(0, STATEMENT_TEXT).toString('utf8') };
 }
 
 /** A rotate event's next file name (after its 8-byte position). */
-function rotateTarget(data: Buffer, where: string): string {
+function rotateTarget(data: Buffer, where: Where): string {
   const r = new Reader(data, where);
   r.skip(8, 'position');
   return r.rest().toString('utf8');

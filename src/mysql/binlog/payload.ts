@@ -13,16 +13,27 @@
  * uncompressed length (big-endian), then the zlib stream (log_event.cc).
  */
 import { inflateSync, zstdDecompressSync } from 'node:zlib';
-import { BinlogFormatError, Reader } from './reader.js';
+import { BinlogFormatError, Reader, type Where } from './reader.js';
 
 const COMPRESSION_ZSTD = 0;
 const COMPRESSION_NONE = 255;
 
-/** The largest uncompressed payload accepted (the server's limit on an event is 1 GiB). */
-const MAX_PAYLOAD = 1024 * 1024 * 1024;
+/**
+ * The largest payload decompressed in memory by default. A larger one (a
+ * bulk change) still ends its transaction at the payload; its inner events
+ * are not read (PayloadTooLarge).
+ */
+export const PAYLOAD_INFLATE_LIMIT = 256 * 1024 * 1024;
+
+/** A payload larger than the limit: not damage, just not read in memory. */
+export class PayloadTooLarge extends Error {
+  constructor(readonly bytes: number | undefined) {
+    super(`the payload is larger than can be read in memory${bytes === undefined ? '' : ` (${bytes} bytes)`}`);
+  }
+}
 
 /** A Transaction_payload_event's inner events, decompressed. */
-export function decodeTransactionPayload(body: Buffer, where: string): Buffer {
+export function decodeTransactionPayload(body: Buffer, where: Where, limit = PAYLOAD_INFLATE_LIMIT): Buffer {
   const r = new Reader(body, where);
   let compression = COMPRESSION_NONE;
   let size: number | undefined;
@@ -40,48 +51,49 @@ export function decodeTransactionPayload(body: Buffer, where: string): Buffer {
   }
   const payload = r.bytes(size ?? r.remaining, 'payload');
   if (compression === COMPRESSION_NONE) return payload;
-  if (compression !== COMPRESSION_ZSTD) throw new BinlogFormatError(`${where}: compression type ${compression} is not one this reader knows (0 zstd, 255 none)`);
-  if ((uncompressed ?? 0) > MAX_PAYLOAD) throw new BinlogFormatError(`${where}: an uncompressed size of ${uncompressed} bytes is beyond any event's`);
+  if (compression !== COMPRESSION_ZSTD) throw new BinlogFormatError(`${String(where)}: compression type ${compression} is not one this reader knows (0 zstd, 255 none)`);
+  if ((uncompressed ?? 0) > limit) throw new PayloadTooLarge(uncompressed);
   let out: Buffer;
   try {
-    out = zstdDecompressSync(payload, { maxOutputLength: MAX_PAYLOAD });
+    out = zstdDecompressSync(payload, { maxOutputLength: limit });
   } catch (err) {
-    throw new BinlogFormatError(`${where}: the zstd payload does not decompress: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) throw new PayloadTooLarge(undefined);
+    throw new BinlogFormatError(`${String(where)}: the zstd payload does not decompress: ${(err as Error).message}`);
   }
   if (uncompressed !== undefined && out.length !== uncompressed) {
-    throw new BinlogFormatError(`${where}: the payload decompresses to ${out.length} bytes, its header says ${uncompressed}`);
+    throw new BinlogFormatError(`${String(where)}: the payload decompresses to ${out.length} bytes, its header says ${uncompressed}`);
   }
   return out;
 }
 
 /** The inner events of a payload: [type, header timestamp, flags, whole event] each. */
-export function* innerEvents(payload: Buffer, where: string): Generator<{ type: number; timestamp: number; serverId: number; flags: number; event: Buffer }> {
+export function* innerEvents(payload: Buffer, where: Where): Generator<{ type: number; timestamp: number; serverId: number; flags: number; event: Buffer }> {
   let at = 0;
   while (at < payload.length) {
-    if (payload.length - at < 19) throw new BinlogFormatError(`${where}: the payload ends ${payload.length - at} byte(s) into an event header at ${at}`);
+    if (payload.length - at < 19) throw new BinlogFormatError(`${String(where)}: the payload ends ${payload.length - at} byte(s) into an event header at ${at}`);
     const size = payload.readUInt32LE(at + 9);
-    if (size < 19 || at + size > payload.length) throw new BinlogFormatError(`${where}: an inner event at ${at} claims ${size} bytes, the payload has ${payload.length - at}`);
+    if (size < 19 || at + size > payload.length) throw new BinlogFormatError(`${String(where)}: an inner event at ${at} claims ${size} bytes, the payload has ${payload.length - at}`);
     yield { type: payload.readUInt8(at + 4), timestamp: payload.readUInt32LE(at), serverId: payload.readUInt32LE(at + 5), flags: payload.readUInt16LE(at + 17), event: payload.subarray(at, at + size) };
     at += size;
   }
 }
 
 /** Decompress a MariaDB compressed event part (query text or rows). */
-export function mariaUncompress(data: Buffer, where: string): Buffer {
+export function mariaUncompress(data: Buffer, where: Where): Buffer {
   const r = new Reader(data, where);
   const head = r.u8('compression header');
-  if ((head & 0x80) === 0) throw new BinlogFormatError(`${where}: the compression header byte 0x${head.toString(16)} lacks the compressed bit`);
+  if ((head & 0x80) === 0) throw new BinlogFormatError(`${String(where)}: the compression header byte 0x${head.toString(16)} lacks the compressed bit`);
   const algorithm = (head & 0x70) >> 4;
-  if (algorithm !== 0) throw new BinlogFormatError(`${where}: compression algorithm ${algorithm} is not one this reader knows (0 zlib)`);
+  if (algorithm !== 0) throw new BinlogFormatError(`${String(where)}: compression algorithm ${algorithm} is not one this reader knows (0 zlib)`);
   const lenlen = head & 0x07;
-  if (lenlen < 1 || lenlen > 4) throw new BinlogFormatError(`${where}: a length of ${lenlen} bytes for the uncompressed size`);
+  if (lenlen < 1 || lenlen > 4) throw new BinlogFormatError(`${String(where)}: a length of ${lenlen} bytes for the uncompressed size`);
   const len = r.bytes(lenlen, 'uncompressed size').readUIntBE(0, lenlen);
   let out: Buffer;
   try {
     out = inflateSync(r.rest(), { maxOutputLength: Math.max(len, 1) });
   } catch (err) {
-    throw new BinlogFormatError(`${where}: the zlib data does not decompress: ${(err as Error).message}`);
+    throw new BinlogFormatError(`${String(where)}: the zlib data does not decompress: ${(err as Error).message}`);
   }
-  if (out.length !== len) throw new BinlogFormatError(`${where}: decompresses to ${out.length} bytes, its header says ${len}`);
+  if (out.length !== len) throw new BinlogFormatError(`${String(where)}: decompresses to ${out.length} bytes, its header says ${len}`);
   return out;
 }

@@ -16,10 +16,22 @@ export class BinlogFormatError extends BinlogUnreadableError {
   }
 }
 
+/**
+ * Where a decoder is, for its error messages: text, or text made only when
+ * an error needs it (the parser names millions of events it never reports).
+ */
+export class LazyText {
+  constructor(private readonly make: () => string) {}
+  toString(): string {
+    return this.make();
+  }
+}
+export type Where = string | LazyText;
+
 export class Reader {
   pos = 0;
 
-  constructor(readonly buf: Buffer, private readonly what: string) {}
+  constructor(readonly buf: Buffer, private readonly what: Where) {}
 
   get remaining(): number {
     return this.buf.length - this.pos;
@@ -27,7 +39,7 @@ export class Reader {
 
   private need(n: number, field: string): void {
     if (n < 0 || this.pos + n > this.buf.length) {
-      throw new BinlogFormatError(`${this.what}: ${field} needs ${n} byte(s) at ${this.pos}, only ${Math.max(0, this.remaining)} left`);
+      throw new BinlogFormatError(`${String(this.what)}: ${field} needs ${n} byte(s) at ${this.pos}, only ${Math.max(0, this.remaining)} left`);
     }
   }
 
@@ -62,6 +74,14 @@ export class Reader {
     this.need(6, field);
     const v = this.buf.readUIntLE(this.pos, 6);
     this.pos += 6;
+    return v;
+  }
+
+  /** An unsigned little-endian integer of 1 to 6 bytes. */
+  uint(n: number, field = 'an integer'): number {
+    this.need(n, field);
+    const v = this.buf.readUIntLE(this.pos, n);
+    this.pos += n;
     return v;
   }
 
@@ -102,10 +122,10 @@ export class Reader {
     if (first === 0xfd) return this.u24(field);
     if (first === 0xfe) {
       const v = this.u64(field);
-      if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new BinlogFormatError(`${this.what}: ${field} is ${v}, too large`);
+      if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new BinlogFormatError(`${String(this.what)}: ${field} is ${v}, too large`);
       return Number(v);
     }
-    throw new BinlogFormatError(`${this.what}: ${field} starts with 0x${first.toString(16)}, which no packed integer does`);
+    throw new BinlogFormatError(`${String(this.what)}: ${field} starts with 0x${first.toString(16)}, which no packed integer does`);
   }
 
   /**

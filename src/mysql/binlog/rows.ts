@@ -12,7 +12,7 @@
  */
 import { rowsEventShape, type RowsKind } from './events.js';
 import { mariaUncompress } from './payload.js';
-import { BinlogFormatError, Reader } from './reader.js';
+import { BinlogFormatError, LazyText, Reader, type Where } from './reader.js';
 
 /** Column types (include/field_types.h). */
 export const ColumnType = {
@@ -73,7 +73,7 @@ export interface RowsInfo {
 const STMT_END_F = 1;
 
 /** Decode a TABLE_MAP event's data (checksum excluded). */
-export function decodeTableMap(data: Buffer, where: string): TableMap {
+export function decodeTableMap(data: Buffer, where: Where): TableMap {
   const r = new Reader(data, where);
   const tableId = r.u48('table id');
   r.u16('flags');
@@ -84,7 +84,7 @@ export function decodeTableMap(data: Buffer, where: string): TableMap {
   const count = r.packed('column count');
   const types = [...r.bytes(count, 'column types')];
   const metaLen = r.packed('metadata length');
-  const meta = new Reader(r.bytes(metaLen, 'column metadata'), `${where} column metadata`);
+  const meta = new Reader(r.bytes(metaLen, 'column metadata'), new LazyText(() => `${String(where)} column metadata`));
   const columns = types.map((type) => ({ type, meta: readMeta(meta, type) }));
   // The null bitmap and MySQL's optional metadata follow; row counting needs neither.
   return { tableId, schema, table, columns };
@@ -131,8 +131,7 @@ export function decimalBinSize(precision: number, scale: number): number {
 
 /** A little-endian length prefix of `n` bytes. */
 function lengthPrefixed(r: Reader, n: number): void {
-  const len = r.bytes(n, 'value length').readUIntLE(0, n);
-  r.skip(len, 'value');
+  r.skip(r.uint(n, 'value length'), 'value');
 }
 
 /**
@@ -239,15 +238,15 @@ function bitSet(bitmap: Buffer, i: number): boolean {
  * Decode a rows event's data (checksum excluded): its table id and, when
  * the table's map is known, how many rows it holds.
  */
-export function decodeRows(type: number, data: Buffer, tables: ReadonlyMap<number, TableMap>, where: string): RowsInfo {
+export function decodeRows(type: number, data: Buffer, tables: ReadonlyMap<number, TableMap>, where: Where): RowsInfo {
   const shape = rowsEventShape(type);
-  if (!shape) throw new BinlogFormatError(`${where}: type ${type} is not a rows event`);
+  if (!shape) throw new BinlogFormatError(`${String(where)}: type ${type} is not a rows event`);
   const r = new Reader(data, where);
   const tableId = r.u48('table id');
   const flags = r.u16('flags');
   if (shape.v2) {
     const extra = r.u16('extra data length');
-    if (extra < 2) throw new BinlogFormatError(`${where}: extra data length ${extra} is less than its own 2 bytes`);
+    if (extra < 2) throw new BinlogFormatError(`${String(where)}: extra data length ${extra} is less than its own 2 bytes`);
     r.skip(extra - 2, 'extra data');
   }
   const info: RowsInfo = { tableId, kind: shape.kind, rows: undefined, statementEnd: (flags & STMT_END_F) !== 0 };
@@ -257,7 +256,8 @@ export function decodeRows(type: number, data: Buffer, tables: ReadonlyMap<numbe
   const presentAfter = shape.kind === 'update' ? r.bytes(bitmapLen, 'after-image columns bitmap') : present;
   const map = tables.get(tableId);
   if (!map || map.columns.length !== width) return info;
-  const rows = shape.compressed ? new Reader(mariaUncompress(r.rest(), `${where} rows`), `${where} rows`) : r;
+  const rowsWhere = new LazyText(() => `${String(where)} rows`);
+  const rows = shape.compressed ? new Reader(mariaUncompress(r.rest(), rowsWhere), rowsWhere) : r;
   // A partial update's after image starts with value_options and, when its
   // PARTIAL_JSON bit is set, one bit per JSON column of the table (present
   // or not). A partial JSON value is sized like a whole one: its diffs sit
@@ -269,7 +269,7 @@ export function decodeRows(type: number, data: Buffer, tables: ReadonlyMap<numbe
     if (shape.kind === 'update') {
       if (shape.partial) {
         const options = rows.packed('value options');
-        if (options > 1) throw new BinlogFormatError(`${where}: value options ${options} (only 0 and 1 exist)`);
+        if (options > 1) throw new BinlogFormatError(`${String(where)}: value options ${options} (only 0 and 1 exist)`);
         if (options & 1) rows.skip((jsonColumns + 7) >> 3, 'partial JSON bitmap');
       }
       if (!skipImage(rows, map, width, presentAfter)) return info;
@@ -283,12 +283,17 @@ export function decodeRows(type: number, data: Buffer, tables: ReadonlyMap<numbe
 /** Step over one row image; false when a column's size is unknown. */
 function skipImage(r: Reader, map: TableMap, width: number, present: Buffer): boolean {
   const n = bitCount(present, width);
-  const nulls = r.bytes((n + 7) >> 3, 'null bitmap');
+  // The null bitmap is read in place (no copy per row).
+  const nulls = r.pos;
+  r.skip((n + 7) >> 3, 'null bitmap');
+  const buf = r.buf;
   let k = 0;
   for (let i = 0; i < width; i++) {
     if (!bitSet(present, i)) continue;
     const col = map.columns[i] as { type: number; meta: number };
-    if (bitSet(nulls, k++)) continue;
+    const isNull = (((buf[nulls + (k >> 3)] as number) >> (k & 7)) & 1) === 1;
+    k++;
+    if (isNull) continue;
     if (!skipValue(r, col.type, col.meta)) return false;
   }
   return true;

@@ -279,6 +279,26 @@ describe('events this reader cannot read', () => {
     expect(p.facts.problems[0]?.message).toMatch(/payload (does not decompress|decompresses to)/);
   });
 
+  it('passes over a compressed transaction too large to read in memory: it still ends at the payload, stamped with the payload\'s time', () => {
+    const w = new W.BinlogWriter(true);
+    w.add(T.FORMAT_DESCRIPTION, W.fde('8.4.0', true));
+    const g = w.add(T.GTID, W.mysqlGtid(UUID, 1));
+    const cols = [{ type: C.LONG }, { type: C.VARCHAR, meta: [100, 0] }];
+    const many = Array.from({ length: 200 }, (_, i) => ({ after: [V.int(i), V.varchar('x'.repeat(90), 100)] }));
+    const pl = w.add(T.TRANSACTION_PAYLOAD, W.transactionPayload([W.innerEvent(T.QUERY, W.query('BEGIN'), 1), W.innerEvent(T.TABLE_MAP, W.tableMap(1, 'd', 't', cols), 1), W.innerEvent(T.WRITE_ROWS, W.rows(T.WRITE_ROWS, 1, 2, many), 1), W.innerEvent(T.XID, W.xid(1), 2)]), 1_700_000_077);
+    const after = { start: w.add(T.GTID, W.mysqlGtid(UUID, 2)).start, end: w.add(T.QUERY, W.query('DROP TABLE t')).end };
+    const small = parse('mysql', w.file(), 1 << 20, { detail: true, strict: true, payloadLimit: 4096 });
+    expect(small.trx.map((t) => ({ start: t.start, end: t.end, ts: t.timestamp, unread: t.unread ?? false }))).toEqual([
+      { start: g.start, end: pl.end, ts: 1_700_000_077, unread: true },
+      { start: after.start, end: after.end, ts: 1_700_000_000, unread: false },
+    ]);
+    expect(small.p.facts.problems).toEqual([]);
+    // With room, the same payload is read: 200 rows, stamped with its XID's time.
+    const roomy = parse('mysql', w.file(), 1 << 20, { detail: true, strict: true });
+    expect(roomy.trx[0]).toMatchObject({ timestamp: 2, tables: [{ inserted: 200 }] });
+    expect(roomy.trx[0]?.unread).toBeUndefined();
+  });
+
   it('records an incident: a replay cannot pass it', () => {
     const f = withEvent(T.INCIDENT, Buffer.concat([Buffer.from([1, 0]), Buffer.from([11]), Buffer.from('LOST_EVENTS')]));
     expect(parse('mysql', f.file).p.facts.problems).toEqual([expect.objectContaining({ pos: f.odd.start, kind: 'incident' })]);

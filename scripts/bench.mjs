@@ -396,7 +396,7 @@ async function parseBench() {
     `const m = await import(${JSON.stringify(path.join(distDir, 'mysql/binlog/parser.js'))}).catch(() => import(${JSON.stringify(path.join(distDir, 'mysql/binlog-events.js'))}));
      const { createReadStream } = await import('node:fs');
      let n = 0;
-     const p = m.BinlogParser.length === 2 ? new m.BinlogParser('mariadb', { detail: ${detail}, onTransaction: () => n++ }) : new m.BinlogParser('mariadb', { onTransaction: () => n++ });
+     const p = m.BinlogFormatError ? new m.BinlogParser('mariadb', { detail: ${detail}, onTransaction: () => n++ }) : new m.BinlogParser('mariadb', { onTransaction: () => n++ });
      for await (const chunk of createReadStream(${JSON.stringify(binlog)}, { highWaterMark: 1 << 20 })) p.push(chunk);
      if (n === 0) process.exit(3);`,
   ];

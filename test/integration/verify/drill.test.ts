@@ -195,7 +195,8 @@ describe('a point-in-time drill', () => {
         await own.query('FLUSH BINARY LOGS');
         await sleep(400);
       }
-      await sleep(1500);
+      // Beats of the last 5 s before the point are not compared (commit order): let some be older.
+      await sleep(5500);
       const T = Math.floor(Date.now() / 1000) - 1;
       await sleep(1200);
       archiver.kill('SIGTERM');
@@ -205,7 +206,7 @@ describe('a point-in-time drill', () => {
       expect(ok.code, ok.stdout + ok.stderr).toBe(0);
       const pit = ok.json.checks.find((x: { name: string }) => x.name === 'point-in-time');
       expect(pit.verdict).toBe('passed');
-      expect(pit.message).toMatch(/holds exactly the \d+ heartbeat\(s\) the source wrote in the minute before/);
+      expect(pit.message).toMatch(/holds exactly the \d+ heartbeat\(s\) the source wrote from /);
       expect(pit.evidence.files.length).toBeGreaterThanOrEqual(3);
       // Remove a closed binlog file in the middle of the chain.
       const tlDir = path.join(c.dir, 'repo', 'main', 'binlogs');

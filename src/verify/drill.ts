@@ -10,7 +10,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { BacktrackError, ChecksumError, NotFoundError, ScratchUnavailableError, VerificationFailedError, asBacktrackError } from '../errors.js';
-import { loadChain } from '../binlog/chain.js';
+import { backupTimeline, loadChain } from '../binlog/chain.js';
 import { checkReplayTool, removeDir, replayFiles } from '../binlog/replay.js';
 import type { SegmentSource } from '../binlog/segments.js';
 import type { Logger } from '../observability/logger.js';
@@ -40,6 +40,9 @@ export interface DrillOptions {
   onStage?: (stage: string) => void;
 }
 
+/** How long a new backup's server may have no archived binlog before a point-in-time drill fails on it. */
+const ARCHIVE_CATCH_UP_SECONDS = 600;
+
 /** Run one drill; resolves with the report (verdict passed or failed), throws when it cannot run. */
 export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const started = new Date();
@@ -65,9 +68,14 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     // A replay tool that cannot read this source's binlog is a setup error, not a verdict on the backup.
     if (o.point) await checkReplayTool(toolPaths(o.cfg, m.server.flavor).binlog, m.server.flavor, m.server.version, signal);
     let pitr: PitrPlan | undefined;
-    if (o.point) {
+    const timelines = o.point ? await loadChain(o.repo, o.source.name) : [];
+    const ageSeconds = (Date.now() - Date.parse(m.finishedAt)) / 1000;
+    if (o.point && m.snapshot && !timelines.some((t) => t.id === backupTimeline(m)) && ageSeconds < ARCHIVE_CATCH_UP_SECONDS) {
+      // A backup taken moments ago (a fresh daemon's first one): the archiver has not uploaded its server's binlog yet. Not a verdict.
+      checks.push({ name: 'point-in-time', verdict: 'skipped', message: `not judged: no binlog of this backup's server is archived yet (the backup finished ${Math.round(ageSeconds)}s ago and the archiver has not caught up); the next drill judges it. After ${ARCHIVE_CATCH_UP_SECONDS / 60} minutes this is a failure`, evidence: { ageSeconds } });
+    } else if (o.point) {
       try {
-        pitr = await planPointInTime(o.point, [m], await loadChain(o.repo, o.source.name), { src: segmentSource(o, work, signal), now: new Date() });
+        pitr = await planPointInTime(o.point, [m], timelines, { src: segmentSource(o, work, signal), now: new Date() });
         target = { point: o.point, stopCondition: describePoint(o.point), stop: pitr.stop, lastIncluded: pitr.lastIncluded };
       } catch (err) {
         if (isStorageFault(err)) throw couldNotJudge(err);

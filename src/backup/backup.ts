@@ -6,7 +6,7 @@
 import type { Config, SourceConfig } from '../config/schema.js';
 import { BacktrackError, ConfigError, asBacktrackError } from '../errors.js';
 import { engineFor } from '../engines/index.js';
-import type { DumpResult } from '../engines/engine.js';
+import type { DumpHooks, DumpResult } from '../engines/engine.js';
 import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
 import { diffInventory, readInventory, userSchemas, type Inventory } from '../mysql/inventory.js';
 import { acquireLock } from '../mysql/lock.js';
@@ -16,7 +16,7 @@ import type { Actor } from '../repository/audit.js';
 import { newBackupId } from '../repository/layout.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { WritableRepository } from '../repository/repository.js';
-import { codecFor, sourceSpec, toolPaths } from '../runtime/context.js';
+import { codecFor, defaultParallelism, sourceSpec, toolPaths } from '../runtime/context.js';
 
 /** Options for one backup run. */
 export interface BackupOptions {
@@ -30,6 +30,8 @@ export interface BackupOptions {
   onRawBytes?: (n: number) => void;
   /** Called once the expected size is known (progress ETA). */
   onEstimate?: (bytes: number) => void;
+  /** Tests only. */
+  hooks?: DumpHooks | undefined;
 }
 
 /** Take a full backup of one source; returns the committed manifest. */
@@ -120,6 +122,12 @@ async function runEngine(o: BackupOptions, id: string, spec: ConnectionSpec, ser
     signal: o.signal,
     onRawBytes: o.onRawBytes,
     sizeHint: estimate,
+    layout: o.source.backup.layout,
+    parallelism: o.source.backup.parallelism ?? defaultParallelism(),
+    chunkSize: o.source.backup.chunkSize,
+    maxSessions: o.source.backup.maxSessions,
+    lockTimeoutMs: o.source.backup.lockTimeout,
+    hooks: o.hooks,
   });
 }
 
@@ -137,7 +145,7 @@ async function checkInventoryUnchanged(spec: ConnectionSpec, schemas: string[], 
 
 function buildManifest(source: string, id: string, server: ServerInfo, started: Date, dump: DumpResult, inventory: Inventory): Manifest {
   return {
-    format: 1,
+    format: dump.format,
     id,
     source,
     engine: { name: 'mysqldump', tool: dump.tool, toolVersion: dump.toolVersion, args: dump.args },
@@ -149,10 +157,23 @@ function buildManifest(source: string, id: string, server: ServerInfo, started: 
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     snapshot: dump.snapshot,
-    objects: dump.objects.map((x) => ({ name: x.name, role: x.role, size: x.size, sha256: x.sha256, rawSize: x.rawSize, compression: 'zstd', encryption: x.name.endsWith('.age') ? 'age' : null })),
+    objects: dump.objects.map((x) => ({
+      name: x.name,
+      role: x.role,
+      ...(x.schema !== undefined ? { schema: x.schema } : {}),
+      ...(x.table !== undefined ? { table: x.table } : {}),
+      ...(x.chunk ? { chunk: x.chunk } : {}),
+      ...(x.rows !== undefined ? { rows: x.rows } : {}),
+      size: x.size,
+      sha256: x.sha256,
+      rawSize: x.rawSize,
+      compression: 'zstd',
+      encryption: x.name.endsWith('.age') ? 'age' : null,
+    })),
     inventory,
     rowCounts: dump.rowCounts,
     accounts: dump.accounts,
+    ...(dump.parallel ? { parallel: dump.parallel } : {}),
     notes: dump.notes,
   };
 }

@@ -10,6 +10,7 @@ import { targetPointFromFlags } from '../restore/point.js';
 import { openRepository } from '../runtime/context.js';
 import { segmentKey } from '../repository/repository.js';
 import { bool, str, type Command } from './command.js';
+import type { LoadObject } from '../engines/engine.js';
 import { formatBytes, isoSeconds } from './format.js';
 
 /** The plan as the SRE reads it before anything happens. */
@@ -53,6 +54,13 @@ export function planJson(p: RestorePlan | FullPlan): unknown {
   return { ...p, pitr: { ...pitr, files } };
 }
 
+/** --parallel N: 1..64 sessions. */
+function parseParallel(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 64) throw new UsageError(`--parallel must be a whole number from 1 to 64, not "${v}"`);
+  return Number(v);
+}
+
 export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a backup into a target server',
@@ -70,6 +78,7 @@ export const restoreCommand: Command = {
     'force-overwrite-source': { type: 'boolean', description: 'allow the target to be the source server itself' },
     'skip-users': { type: 'boolean', description: 'do not create accounts and grants' },
     'no-binlog': { type: 'boolean', description: 'do not write the restore into the target\'s binary log' },
+    parallel: { type: 'string', arg: 'N', description: 'tables loaded at once, each in its own session (table-by-table backups; default: the number of cores)' },
   },
   details: [
     'Without --backup and --to*, restores the newest archived transaction ("latest"): the newest usable backup plus binlog replay.',
@@ -85,6 +94,9 @@ export const restoreCommand: Command = {
     const repo = await openRepository(ctx.cfg, 'read', ctx.log, ctx.signal);
     const dryRun = bool(ctx, 'dry-run');
     const progress = progressFor('restore', ctx.json);
+    const parallel = parseParallel(str(ctx, 'parallel'));
+    const loading = new Set<string>();
+    let loaded = 0;
     const pointFlags = { to: str(ctx, 'to'), toGtid: str(ctx, 'to-gtid'), toPosition: str(ctx, 'to-position') };
     const wantsPoint = Object.values(pointFlags).some((v) => v !== undefined) || str(ctx, 'backup') === undefined;
     const common = {
@@ -104,6 +116,17 @@ export const restoreCommand: Command = {
       onBytes: (n: number, total: number) => {
         progress.setTotal(total);
         progress.update(n);
+      },
+      parallel,
+      onObject: (o: LoadObject, state: 'start' | 'done') => {
+        if (o.role !== 'table') return;
+        const name = `${o.schema}.${o.table}${o.chunk ? `#${o.chunk.index + 1}` : ''}`;
+        if (state === 'start') loading.add(name);
+        else {
+          loading.delete(name);
+          loaded++;
+        }
+        progress.setDetail?.(`${loaded} table object(s) loaded; loading ${[...loading].join(', ')}`);
       },
     };
     const result = wantsPoint

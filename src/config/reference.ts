@@ -20,6 +20,7 @@ interface JsonSchema {
   const?: unknown;
   /** Set by the schema's duration(): the smallest value accepted. */
   durationMinimum?: string;
+  sizeMinimum?: string;
 }
 
 /** One row of the reference: a dotted option path, its type, default and meaning. */
@@ -81,7 +82,7 @@ function row(n: JsonSchema, at: string, required: boolean, type: string): Option
   let def = '';
   if (n.default !== undefined && !(typeof n.default === 'object' && n.default !== null && !Array.isArray(n.default))) def = JSON.stringify(n.default);
   else if (required && n.default === undefined) def = '(required)';
-  const min = n.durationMinimum ? ` Minimum: ${n.durationMinimum}.` : '';
+  const min = n.durationMinimum ? ` Minimum: ${n.durationMinimum}.` : n.sizeMinimum ? ` Minimum: ${n.sizeMinimum}.` : '';
   return { option: at, type, default: def, description: `${n.description ?? ''}${min}` };
 }
 

@@ -25,6 +25,20 @@ const duration = (what: string, min: string) => {
     .meta({ durationMinimum: min });
 };
 
+/** A byte size (`512MiB`, `2GiB`, `1000000`) parsed to bytes, never below `min` bytes. */
+const SIZE_PATTERN = /^(\d+)\s*(B|KiB|MiB|GiB|TiB|KB|MB|GB|TB)?$/;
+const SIZE_UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
+const size = (what: string, min: number) =>
+  z
+    .string()
+    .regex(SIZE_PATTERN, { message: `${what} must be a size such as 256MiB, 1GiB or a number of bytes` })
+    .transform((v) => {
+      const m = SIZE_PATTERN.exec(v) as RegExpExecArray;
+      return Number(m[1]) * (SIZE_UNITS[m[2] ?? 'B'] as number);
+    })
+    .refine((n) => n >= min, { message: `${what} must be at least ${min / 1024 / 1024} MiB` })
+    .meta({ sizeMinimum: `${min / 1024 / 1024}MiB` });
+
 /** An IANA time zone name that this Node.js knows (Intl is what the scheduler uses). */
 function isTimeZone(tz: string): boolean {
   try {
@@ -71,6 +85,14 @@ const BackupSchema = z
     excludeDatabases: z.array(z.string().min(1)).default([]).describe('Schemas to leave out.'),
     users: z.boolean().default(true).describe('Also back up accounts, roles and grants as portable SQL (users.sql object).'),
     extraDumpArgs: z.array(z.string()).default([]).describe('Extra arguments appended to the dump command line. They must not change the form of the INSERT statements (no --insert-ignore, --replace, --skip-hex-blob): row counts are read from them.'),
+    layout: z
+      .enum(['tables', 'stream'])
+      .default('tables')
+      .describe('`tables`: one object per table (large tables in chunks by primary key), dumped by parallel sessions from one snapshot; restores load in parallel and can take one schema or table. `stream`: the whole dump as one object, as Backtrack wrote before (one session, no lock).'),
+    parallelism: z.number().int().min(1).max(64).optional().describe('Dump sessions of a `tables` backup. Default: the number of cores.'),
+    chunkSize: size('chunkSize', 16 * 1024 * 1024).prefault('256MiB').describe('A table larger than this (by its data size) is dumped in chunks of about this size, by ranges of its integer primary key, each its own object and session.'),
+    maxSessions: z.number().int().min(1).max(256).default(32).describe('At most this many dump sessions are opened under the commit lock (chunks grow to fit).'),
+    lockTimeout: duration('lockTimeout', '100ms').prefault('5s').describe('How long the backup may wait for the lock that blocks commits while its sessions open their snapshot (BACKUP STAGE BLOCK_COMMIT on MariaDB, FLUSH TABLES WITH READ LOCK on MySQL). A long query or transaction can hold it up: the backup then fails instead of stalling the source\'s writes.'),
   })
   .strict();
 

@@ -40,12 +40,38 @@ export interface DumpContext {
   onRawBytes?: (n: number) => void;
   /** The expected dump size (bytes of table data), for upload sizing. */
   sizeHint?: number | undefined;
+  /** `tables`: one object per table from parallel sessions (format 2); `stream`: one object (format 1). */
+  layout: 'tables' | 'stream';
+  parallelism: number;
+  chunkSize: number;
+  maxSessions: number;
+  lockTimeoutMs: number;
+  /** Tests only: ways to make the sessions disagree on purpose. */
+  hooks?: DumpHooks | undefined;
 }
 
+/** Test hooks of a table-by-table dump. */
+export interface DumpHooks {
+  /** Do not take the commit lock. */
+  noLock?: boolean;
+  /** Called after each session is started, before the next. */
+  afterSessionStart?: (index: number) => Promise<void>;
+}
+
+/** Where an object belongs in a table-by-table backup. */
+export interface ObjectPlace {
+  schema?: string | undefined;
+  table?: string | undefined;
+  chunk?: { index: number; count: number; column: string; from: string | null; to: string | null } | undefined;
+  rows?: number | undefined;
+}
+
+export type ObjectRole = 'data' | 'users' | 'schema' | 'table' | 'post';
+
 /** A stored object with its role in the backup. */
-export interface EngineObject extends StoredObject {
+export interface EngineObject extends StoredObject, ObjectPlace {
   name: string;
-  role: 'data' | 'users';
+  role: ObjectRole;
 }
 
 /** What a dump produced. */
@@ -58,6 +84,19 @@ export interface DumpResult {
   rowCounts: Array<{ schema: string; table: string; rows: number; history: boolean }>;
   accounts: string[];
   notes: string[];
+  /** 1: one stream; 2: table by table. */
+  format: 1 | 2;
+  parallel?: { sessions: number; parallelism: number; lock: { method: string; waitedSeconds: number; heldSeconds: number } | null } | undefined;
+}
+
+/** One object to load, as the manifest lists it. */
+export interface LoadObject extends ObjectPlace {
+  key: string;
+  role: ObjectRole;
+  size: number;
+  sha256: string;
+  encrypted: boolean;
+  rawSize?: number | undefined;
 }
 
 /** Everything a load needs. */
@@ -65,7 +104,10 @@ export interface LoadContext {
   target: ConnectionSpec;
   /** The backup's objects, by name. */
   store: ObjectReader;
-  objects: Array<{ key: string; role: 'data' | 'users'; size: number; sha256: string; encrypted: boolean; rawSize?: number }>;
+  objects: LoadObject[];
+  /** The backup's format: 1 loads the one stream; 2 loads table by table, `parallel` objects at a time. */
+  format: 1 | 2;
+  parallel: number;
   codec: Pick<CodecOptions, 'zstd' | 'age'>;
   /** The SQL client program (mariadb or mysql, or the configured one). */
   client: string;
@@ -75,6 +117,8 @@ export interface LoadContext {
   noBinlog: boolean;
   signal?: AbortSignal | undefined;
   onBytes?: (n: number) => void;
+  /** Format 2: an object started or finished loading. */
+  onObject?: (o: LoadObject, state: 'start' | 'done') => void;
 }
 
 /** What a load did. */
@@ -84,6 +128,8 @@ export interface LoadResult {
   /** Warnings the server raised while loading (the client's --show-warnings). */
   warnings: number;
   warningSamples: string[];
+  /** Objects loaded in parallel (1 for a one-stream backup). */
+  parallel?: number;
 }
 
 export interface Engine {

@@ -214,3 +214,30 @@ export function binlogToolMismatch(tool: BinlogToolIdentity, flavor: Flavor, ser
   }
   return undefined;
 }
+
+/**
+ * The lock that blocks commits while a parallel backup's sessions open their
+ * snapshots, and how to release it. MariaDB: BACKUP STAGE BLOCK_COMMIT (what
+ * mariabackup uses: commits wait, reads and the dump sessions' START
+ * TRANSACTION WITH CONSISTENT SNAPSHOT do not; needs RELOAD). MySQL: LOCK
+ * INSTANCE FOR BACKUP (blocks DDL; needs BACKUP_ADMIN) and FLUSH TABLES WITH
+ * READ LOCK (blocks commits; needs RELOAD).
+ */
+export function commitLockSql(flavor: Flavor): { method: string; take: string[]; release: string[] } {
+  return flavor === 'mariadb'
+    ? { method: 'BACKUP STAGE BLOCK_COMMIT', take: ['BACKUP STAGE START', 'BACKUP STAGE BLOCK_COMMIT'], release: ['BACKUP STAGE END'] }
+    : { method: 'LOCK INSTANCE FOR BACKUP + FLUSH TABLES WITH READ LOCK', take: ['LOCK INSTANCE FOR BACKUP', 'FLUSH TABLES WITH READ LOCK'], release: ['UNLOCK TABLES', 'UNLOCK INSTANCE'] };
+}
+
+/**
+ * Dump flags for the sessions of a table-by-table backup, from the flags of
+ * a one-stream dump: `data` sessions write rows only (no CREATE, no
+ * triggers), the `schema` session tables, sequences and views without rows,
+ * the `post` session triggers, routines and events only.
+ */
+export function sessionDumpFlags(base: string[], kind: 'data' | 'schema' | 'post'): string[] {
+  const without = (...drop: string[]) => base.filter((f) => !drop.includes(f));
+  if (kind === 'data') return [...without('--routines', '--events', '--triggers'), '--no-create-info', '--no-create-db', '--skip-triggers'];
+  if (kind === 'schema') return [...without('--routines', '--events', '--triggers', '--dump-history'), '--no-data', '--skip-triggers'];
+  return [...without('--dump-history'), '--no-data', '--no-create-info', '--no-create-db'];
+}

@@ -9,11 +9,13 @@ export interface Progress {
   update(bytes: number): void;
   /** Set or change the expected total (for the ETA). */
   setTotal(total: number | undefined): void;
+  /** What is happening now, shown after the numbers (e.g. the tables being loaded). */
+  setDetail?(text: string): void;
   done(): void;
 }
 
 /** A progress sink that shows nothing. */
-export const noProgress: Progress = { update() {}, setTotal() {}, done() {} };
+export const noProgress: Progress = { update() {}, setTotal() {}, setDetail() {}, done() {} };
 
 /** Human-readable bytes (binary units). */
 export function formatBytes(n: number): string {
@@ -42,6 +44,7 @@ export function ttyProgress(label: string, stream: NodeJS.WriteStream = process.
   let bytes = 0;
   let expected = total;
   let finished = false;
+  let detail = '';
   const render = (final: boolean) => {
     const secs = Math.max((Date.now() - start) / 1000, 0.001);
     const rate = bytes / secs;
@@ -50,7 +53,9 @@ export function ttyProgress(label: string, stream: NodeJS.WriteStream = process.
       const pct = Math.min(100, (bytes / expected) * 100);
       line += `  ${pct.toFixed(0)}%  ETA ${final ? '0s' : formatEta((expected - bytes) / rate)}`;
     }
-    stream.write(`\r\x1b[K${line}${final ? '\n' : ''}`);
+    if (detail && !final) line += `  ${detail}`;
+    const width = stream.columns && stream.columns > 20 ? stream.columns - 1 : 200;
+    stream.write(`\r\x1b[K${line.slice(0, width)}${final ? '\n' : ''}`);
   };
   return {
     update(n) {
@@ -64,6 +69,9 @@ export function ttyProgress(label: string, stream: NodeJS.WriteStream = process.
     },
     setTotal(t) {
       expected = t;
+    },
+    setDetail(text) {
+      detail = text;
     },
     done() {
       if (finished) return;

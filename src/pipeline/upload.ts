@@ -5,7 +5,7 @@
  * the put is aborted: a truncated object is never stored, even when a dying
  * producer makes zstd see a clean end of input.
  */
-import { Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InterruptedError, asBacktrackError } from '../errors.js';
 import type { ObjectWriter } from '../storage/store.js';
@@ -34,6 +34,12 @@ export interface UploadOptions {
   onRawBytes?: (n: number) => void;
   /** Expected stored size (an upper bound is fine). */
   sizeHint?: number | undefined;
+  /**
+   * Hold the encoded object in memory up to this many bytes: an object that
+   * ends within it is stored as a buffer, which the retry layer can send
+   * again (a stream cannot be); a larger one goes up as a stream.
+   */
+  bufferUpTo?: number | undefined;
 }
 
 /** Compress (and encrypt) a raw stream into the store under `key`. */
@@ -79,7 +85,22 @@ export async function uploadEncoded(
   const middle = age ? pipeline(compressed, age.stdin).catch(fail) : Promise.resolve();
   const out = age ? age.stdout : compressed;
   out.on('error', fail);
-  const put = store.put(key, out.pipe(hash.stream), { signal: f.signal, sizeHint: opts.sizeHint }).catch((err: unknown) => {
+  const hashed = out.pipe(hash.stream);
+  const put = (async () => {
+    let body: Readable | Buffer = hashed;
+    if (opts.bufferUpTo) {
+      const head = await bufferUpTo(hashed, opts.bufferUpTo, f.signal);
+      if (head.ended) body = Buffer.concat(head.chunks);
+      else {
+        const rest = new PassThrough({ highWaterMark: 1024 * 1024 });
+        for (const c of head.chunks) rest.write(c);
+        hashed.pipe(rest);
+        hashed.once('error', (err) => rest.destroy(err));
+        body = rest;
+      }
+    }
+    return store.put(key, body, { signal: f.signal, sizeHint: opts.sizeHint });
+  })().catch((err: unknown) => {
     fail(err);
     return undefined;
   });
@@ -94,6 +115,56 @@ export async function uploadEncoded(
   } finally {
     f.dispose();
   }
+}
+
+/**
+ * Read a stream until it ends or `limit` bytes have come (then it is paused,
+ * the rest unread). Settles also when the upload stops (`signal`) or the
+ * stream closes without an end: a producer destroyed upstream never ends it.
+ */
+function bufferUpTo(stream: Readable, limit: number, signal: AbortSignal): Promise<{ chunks: Buffer[]; ended: boolean }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const cleanup = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => {
+      cleanup();
+      reject(signal.reason instanceof Error ? signal.reason : new Error('the upload stopped'));
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error('the object stream closed before its end'));
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    stream.once('close', onClose);
+    const onData = (c: Buffer) => {
+      chunks.push(c);
+      n += c.length;
+      if (n >= limit) {
+        cleanup();
+        stream.pause();
+        resolve({ chunks, ended: false });
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve({ chunks, ended: true });
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
+  });
 }
 
 /**

@@ -9,8 +9,22 @@ import { z } from 'zod';
 const ObjectEntry = z.object({
   /** File name inside the backup's folder. */
   name: z.string(),
-  /** What it holds: the data dump or the accounts. */
-  role: z.enum(['data', 'users']),
+  /**
+   * What it holds. Format 1 (one stream): `data` (the whole dump) and
+   * `users`. Format 2 (table by table): `schema` (one database's CREATE
+   * DATABASE, tables and sequences, no data), `table` (one table's rows, or
+   * one chunk of them), `post` (one database's views, triggers, routines and
+   * events) and `users`.
+   */
+  role: z.enum(['data', 'users', 'schema', 'table', 'post']),
+  /** schema, table, post: the database it belongs to. */
+  schema: z.string().optional(),
+  /** table: the table whose rows it holds. */
+  table: z.string().optional(),
+  /** table: which chunk of the table (by primary-key range), when it is split. */
+  chunk: z.object({ index: z.number().int().nonnegative(), count: z.number().int().positive(), column: z.string(), from: z.string().nullable(), to: z.string().nullable() }).optional(),
+  /** table: the exact number of rows it holds. */
+  rows: z.number().int().nonnegative().optional(),
   /** Bytes stored (after compression and encryption). */
   size: z.number().int().nonnegative(),
   /** sha256 of the stored bytes: `sha256sum` of the object gives the same. */
@@ -45,7 +59,8 @@ const InventorySchema = z.object({
 });
 
 export const ManifestSchema = z.object({
-  format: z.literal(1),
+  /** 1: one stream (data.sql); 2: table by table. */
+  format: z.union([z.literal(1), z.literal(2)]),
   id: z.string(),
   source: z.string(),
   engine: z.object({ name: z.literal('mysqldump'), tool: z.string(), toolVersion: z.string(), args: z.array(z.string()) }),
@@ -63,6 +78,14 @@ export const ManifestSchema = z.object({
   rowCounts: z.array(TableRows),
   /** Accounts and roles in users.sql ('user'@'host', or "role 'name'"). */
   accounts: z.array(z.string()),
+  /** Format 2: the dump sessions and the lock that made them share one snapshot. */
+  parallel: z
+    .object({
+      sessions: z.number().int().positive(),
+      parallelism: z.number().int().positive(),
+      lock: z.object({ method: z.string(), waitedSeconds: z.number(), heldSeconds: z.number() }).nullable(),
+    })
+    .optional(),
   /** Whatever Backtrack wants a human reading the manifest to know. */
   notes: z.array(z.string()).default([]),
 });

@@ -7,7 +7,7 @@
 import type { Config, SourceConfig } from '../config/schema.js';
 import { BacktrackError, ChecksumError, NotFoundError, asBacktrackError } from '../errors.js';
 import { engineFor } from '../engines/index.js';
-import type { LoadResult } from '../engines/engine.js';
+import type { LoadObject, LoadResult } from '../engines/engine.js';
 import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
 import { formatDsn } from '../mysql/dsn.js';
 import { serverInfo, type ServerIdentity } from '../mysql/server.js';
@@ -16,7 +16,7 @@ import type { Actor } from '../repository/audit.js';
 import { objectUrl } from '../storage/store.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
-import { codecFor, sourceSpec, toolPaths } from '../runtime/context.js';
+import { codecFor, defaultParallelism, sourceSpec, toolPaths } from '../runtime/context.js';
 import { dropSchemas, inspectTarget, type TargetFacts, type TargetForce } from './target.js';
 
 /** The steps a restore will take, shown before it runs. */
@@ -44,6 +44,9 @@ export interface RestoreOptions extends TargetForce {
   signal?: AbortSignal | undefined;
   onPlan?: (plan: RestorePlan) => void;
   onBytes?: (n: number, total: number) => void;
+  /** Objects loaded at once (table-by-table backups). Default: the number of cores. */
+  parallel?: number | undefined;
+  onObject?: (o: LoadObject, state: 'start' | 'done') => void;
 }
 
 /** Which backup: the named one, or the newest committed. */
@@ -105,13 +108,16 @@ export async function loadBackup(o: RestoreOptions, m: Manifest): Promise<LoadRe
   return engineFor(m.engine.name).load({
     target: o.target,
     store: o.repo.backupObjects(m.source, m.id),
-    objects: m.objects.map((x) => ({ key: x.name, role: x.role, size: x.size, sha256: x.sha256, encrypted: x.encryption === 'age', rawSize: x.rawSize })),
+    objects: m.objects.map((x) => ({ key: x.name, role: x.role, schema: x.schema, table: x.table, chunk: x.chunk, rows: x.rows, size: x.size, sha256: x.sha256, encrypted: x.encryption === 'age', rawSize: x.rawSize })),
+    format: m.format,
+    parallel: o.parallel ?? defaultParallelism(),
     codec: codecFor(o.cfg, o.source),
     client: toolPaths(o.cfg, m.server.flavor).client,
     skipUsers: o.skipUsers,
     noBinlog: o.noBinlog,
     signal: o.signal,
     onBytes: (n) => o.onBytes?.(n, total),
+    onObject: o.onObject,
   });
 }
 

@@ -4,6 +4,7 @@
  * Commands and the daemon build these here, so every flow opens things the
  * same way.
  */
+import { availableParallelism } from 'node:os';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { specFromConfig, type ConnectionSpec } from '../mysql/connect.js';
 import { toolsFor, type Flavor } from '../mysql/flavor.js';
@@ -50,4 +51,9 @@ export function sourceSpec(source: SourceConfig): ConnectionSpec {
 export function toolPaths(cfg: Config, flavor: Flavor): { dump: string; client: string; binlog: string } {
   const d = toolsFor(flavor);
   return { dump: cfg.tools.dump ?? d.dump, client: cfg.tools.client ?? d.client, binlog: cfg.tools.binlog ?? d.binlog };
+}
+
+/** Sessions to run at once when not configured: one per core. */
+export function defaultParallelism(): number {
+  return Math.max(1, availableParallelism());
 }

@@ -15,11 +15,17 @@ import { objectSuffix } from '../../pipeline/stages.js';
 import { uploadCompressed, uploadSmall } from '../../pipeline/upload.js';
 import type { DumpContext, DumpResult, EngineObject } from '../engine.js';
 import { DumpScanner, type DumpFacts } from './scanner.js';
+import { dumpTables } from './parallel.js';
 
 const INSTALL_HINT = 'install the client tools (apt-get install mariadb-client, or mysql-client for MySQL)';
 
-/** Run the dump and store its objects. */
+/** Run the dump and store its objects: table by table (format 2), or as one stream (format 1). */
 export async function dumpWithMysqldump(ctx: DumpContext): Promise<DumpResult> {
+  return ctx.layout === 'tables' ? dumpTables(ctx) : dumpStream(ctx);
+}
+
+/** The one-stream dump (format 1). */
+async function dumpStream(ctx: DumpContext): Promise<DumpResult> {
   const tool = ctx.tools.dump ?? toolsFor(ctx.server.flavor).dump;
   // Independent work runs alongside the dump: the tool's version and the accounts.
   const toolVersion = runToolText(tool, ['--version'], { label: tool, installHint: INSTALL_HINT }).then((v) => v.trim());
@@ -59,6 +65,7 @@ export async function dumpWithMysqldump(ctx: DumpContext): Promise<DumpResult> {
   if (users) objects.push(users.object);
 
   return {
+    format: 1,
     tool,
     toolVersion: await toolVersion,
     args,
@@ -71,7 +78,7 @@ export async function dumpWithMysqldump(ctx: DumpContext): Promise<DumpResult> {
 }
 
 /** The accounts, roles and grants as a second, small object. */
-async function dumpAccountsObject(ctx: DumpContext, suffix: string): Promise<{ accounts: string[]; object: EngineObject }> {
+export async function dumpAccountsObject(ctx: DumpContext, suffix: string): Promise<{ accounts: string[]; object: EngineObject }> {
   const conn = await connect(ctx.source);
   try {
     const dumped = await dumpAccounts(conn, ctx.server);

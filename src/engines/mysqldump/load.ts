@@ -7,9 +7,14 @@
 import { withClientCredentials } from '../../mysql/client.js';
 import { downloadInto } from '../../pipeline/download.js';
 import type { LoadContext, LoadResult } from '../engine.js';
+import { loadTables } from './load-tables.js';
 
-/** Apply a backup's objects to the target. */
+/** Apply a backup's objects to the target: table by table (format 2), or the one stream (format 1). */
 export async function loadWithMysqlClient(ctx: LoadContext): Promise<LoadResult> {
+  return ctx.format === 2 ? loadTables(ctx) : loadStream(ctx);
+}
+
+async function loadStream(ctx: LoadContext): Promise<LoadResult> {
   const client = ctx.client;
   const ordered = [...ctx.objects.filter((o) => o.role === 'data'), ...(ctx.skipUsers ? [] : ctx.objects.filter((o) => o.role === 'users'))];
   let bytesRead = 0;
@@ -42,11 +47,11 @@ export async function loadWithMysqlClient(ctx: LoadContext): Promise<LoadResult>
       rawBytes += obj.rawSize ?? 0;
     }
   });
-  return { bytesRead, rawBytes, warnings, warningSamples: samples };
+  return { bytesRead, rawBytes, warnings, warningSamples: samples, parallel: 1 };
 }
 
 /** The client prints "Warning (Code N): ..." lines for --show-warnings; count them as they pass. */
-function countWarnings(stdout: NodeJS.ReadableStream, onWarning: (line: string) => void): void {
+export function countWarnings(stdout: NodeJS.ReadableStream, onWarning: (line: string) => void): void {
   let rest = '';
   stdout.setEncoding('utf8');
   stdout.on('data', (chunk: string) => {

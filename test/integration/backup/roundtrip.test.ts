@@ -80,6 +80,29 @@ describe('the manifest of a backup', () => {
     expect(m.inventory.triggers.map((x) => x.name)).toEqual(['trg_child_insert']);
     expect(m.inventory.events.map((x) => x.name)).toEqual(['ev_cleanup']);
     expect(m.accounts).toEqual(expect.arrayContaining(["'bt_app'@'%'", "role 'bt_reader'"]));
+    // Table by table: a schema and a post-data object per database, one object per table, the accounts.
+    expect(m.format).toBe(2);
+    const roles = m.objects.map((o) => o.role);
+    expect(roles.indexOf('schema')).toBe(0);
+    expect(roles.lastIndexOf('users')).toBe(roles.length - 1);
+    expect(m.objects.filter((o) => o.role === 'schema').map((o) => o.schema).sort()).toEqual([...m.inventory.schemas].sort());
+    const base = m.inventory.tables.filter((x) => x.type === 'BASE TABLE' || x.type === 'SYSTEM VERSIONED');
+    const tableObjects = m.objects.filter((o) => o.role === 'table');
+    expect(tableObjects.map((o) => `${o.schema}.${o.table}`).sort()).toEqual(base.map((x) => `${x.schema}.${x.name}`).sort());
+    for (const o of tableObjects) expect(o.rows, `${o.schema}.${o.table}`).toBe(counts[`${o.schema}.${o.table}`]);
+    expect(m.objects.find((o) => o.role === 'post' && o.schema === 'bt everything')).toBeDefined();
+    expect(m.parallel).toMatchObject({ parallelism: expect.any(Number), lock: { method: 'BACKUP STAGE BLOCK_COMMIT' } });
+    expect(m.parallel!.lock!.heldSeconds).toBeLessThan(5);
+  });
+
+  it('keeps writing the one-stream format when backup.layout is stream', async () => {
+    const t = await writeTestConfig(source, account, { kind: 'fs' }, { source: { backup: { layout: 'stream' } } });
+    const r = await cli(['backup', '--config', t.file, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const { Repository } = await import('../../../src/repository/repository.js');
+    const { FsStore } = await import('../../../src/storage/fs.js');
+    const m = await new Repository(new FsStore(new URL(t.cfg.repository.url).pathname)).readManifest('main', r.json.backup.id);
+    expect(m.format).toBe(1);
     expect(m.objects.map((o) => o.name)).toEqual(['data.sql.zst', 'users.sql.zst']);
   });
 });

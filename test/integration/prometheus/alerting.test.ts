@@ -6,6 +6,7 @@
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa, type ResultPromise } from 'execa';
@@ -41,7 +42,8 @@ describe('alerting with a real Prometheus', () => {
     const b = await cli(['backup', '--config', t.file, '--json']);
     expect(b.code, b.stderr).toBe(0);
     // Corrupt the stored dump: one flipped byte.
-    const obj = path.join(t.dir, 'repo', 'main', 'backups', b.json.backup.id, 'data.sql.zst');
+    const backupDir = path.join(t.dir, 'repo', 'main', 'backups', b.json.backup.id);
+    const obj = path.join(backupDir, readdirSync(backupDir).find((f) => f.startsWith('table.')) as string);
     const bytes = await readFile(obj);
     bytes[Math.floor(bytes.length / 2)] = (bytes[Math.floor(bytes.length / 2)] ?? 0) ^ 0x20;
     await writeFile(obj, bytes);

@@ -94,7 +94,7 @@ describe('a damaged manifest', () => {
   it('is kept by prune, and deleted only by prune --orphans', async () => {
     const p = await cli(['prune', '--config', t.file, '--json']);
     expect(p.code, p.stderr).toBe(0);
-    expect(existsSync(path.join(backupDir(truncated), 'data.sql.zst'))).toBe(true);
+    expect(existsSync(path.join(backupDir(truncated), 'users.sql.zst'))).toBe(true);
     const o = await cli(['prune', '--config', t.file, '--orphans', '--json']);
     expect(o.code, o.stderr).toBe(0);
     expect(existsSync(backupDir(truncated))).toBe(false);
@@ -118,7 +118,7 @@ describe('a committed backup whose manifest was lost', () => {
     const c = await cli(['check', '--config', t.file, '--json']);
     expect(c.json.checks.find((x: { name: string }) => x.name === 'source main: repository contents').detail).toContain(`orphan backup ${lost}`);
     expect((await cli(['prune', '--config', t.file])).code).toBe(0);
-    expect(existsSync(path.join(backupDir(lost), 'data.sql.zst'))).toBe(true);
+    expect(existsSync(path.join(backupDir(lost), 'users.sql.zst'))).toBe(true);
     const o = await cli(['prune', '--config', t.file, '--orphans']);
     expect(o.code, o.stderr).toBe(0);
     expect(o.stdout).toMatch(new RegExp(`DELETED orphan backup ${lost}`));

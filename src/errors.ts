@@ -159,6 +159,10 @@ export class InterruptedError extends BacktrackError {
 export function asBacktrackError(err: unknown): BacktrackError {
   if (err instanceof BacktrackError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  // mysql2's words for a server that went away mid-query.
+  if ((err as { code?: string } | undefined)?.code === 'PROTOCOL_CONNECTION_LOST' || /socket has been ended by the other party/.test(message)) {
+    return new BacktrackError(`lost the connection to the MySQL server (${message.replace(/^(.+): \1$/, '$1')}): it restarted, crashed, or the connection was killed`, { code: 'CONNECTION_LOST', cause: err });
+  }
   return new BacktrackError(message, { cause: err });
 }
 

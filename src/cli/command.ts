@@ -64,3 +64,9 @@ export function str(ctx: CommandContext, name: string): string | undefined {
 export function bool(ctx: CommandContext, name: string): boolean {
   return ctx.values[name] === true;
 }
+
+/** Read a repeatable string flag (every occurrence, in order). */
+export function strs(ctx: CommandContext, name: string): string[] {
+  const v = ctx.values[name];
+  return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+}

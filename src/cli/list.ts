@@ -21,7 +21,7 @@ export interface ListedBackup {
   flavor: string;
   serverVersion: string;
   /** The newest drill of this backup. */
-  drill: { verdict: 'passed' | 'failed'; at: string; failedChecks: string[]; rtoSeconds: number } | null;
+  drill: { verdict: 'passed' | 'failed'; at: string; failedChecks: string[]; rtoSeconds: number; parallel?: number | undefined } | null;
 }
 
 /** Everything list knows about one source. */
@@ -64,7 +64,7 @@ export async function listSource(repo: Repository, source: SourceConfig): Promis
       snapshot: m.snapshot,
       flavor: m.server.flavor,
       serverVersion: m.server.version,
-      drill: ((d) => (d ? { verdict: d.verdict, at: d.finishedAt, failedChecks: d.failedChecks, rtoSeconds: d.rto.seconds } : null))(drills.get(m.id)),
+      drill: ((d) => (d ? { verdict: d.verdict, at: d.finishedAt, failedChecks: d.failedChecks, rtoSeconds: d.rto.seconds, parallel: d.rto.parallel } : null))(drills.get(m.id)),
     })),
     leftovers: leftovers.map((l) => ({ id: l.id, objects: l.keys.length })),
     damaged: damaged.map((d) => ({ id: d.id, reason: d.reason, objects: d.keys.length })),
@@ -84,7 +84,7 @@ export function renderListing(l: SourceListing, now = new Date()): string {
       formatBytes(b.bytes),
       formatDuration(b.durationSeconds * 1000),
       b.snapshot ? `${b.snapshot.file}:${b.snapshot.position}` : '-',
-      b.drill ? `${b.drill.verdict === 'passed' ? 'passed' : `FAILED (${b.drill.failedChecks.join(', ')})`} ${ago(b.drill.at, now)}, RTO ${formatDuration(b.drill.rtoSeconds * 1000)}` : 'never drilled',
+      b.drill ? `${b.drill.verdict === 'passed' ? 'passed' : `FAILED (${b.drill.failedChecks.join(', ')})`} ${ago(b.drill.at, now)}, RTO ${formatDuration(b.drill.rtoSeconds * 1000)}${b.drill.parallel ? ` (${b.drill.parallel} session${b.drill.parallel === 1 ? '' : 's'})` : ''}` : 'never drilled',
     ]);
     lines.push(table(['  backup', 'state', 'finished', 'size', 'took', 'snapshot', 'last drill'], rows.map((r) => [`  ${r[0]}`, ...r.slice(1)])));
   }

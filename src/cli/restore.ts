@@ -9,7 +9,8 @@ import { restoreToPoint, type FullPlan } from '../restore/pitr.js';
 import { targetPointFromFlags } from '../restore/point.js';
 import { openRepository } from '../runtime/context.js';
 import { segmentKey } from '../repository/repository.js';
-import { bool, str, type Command } from './command.js';
+import { bool, str, strs, type Command } from './command.js';
+import { parseRename, parseSelector } from '../restore/select.js';
 import type { LoadObject } from '../engines/engine.js';
 import { formatBytes, isoSeconds } from './format.js';
 
@@ -23,14 +24,26 @@ export function renderPlan(p: RestorePlan | FullPlan, dryRun: boolean): string {
     `  backup     ${p.backup.id} of source ${p.source}, taken ${isoSeconds(p.backup.takenAt)} from ${p.backup.flavor} ${p.backup.version}`,
     `             ${formatBytes(p.backup.bytes)} in ${p.backup.objects.join(', ')}; snapshot point ${snap}`,
     `  target     ${p.target.dsn} (${p.target.flavor} ${p.target.version})`,
-    `  schemas    ${p.schemas.join(', ')}`,
+    ...(p.partial
+      ? [
+          `  only       ${p.partial.schemas.map(describeChosen).join('; ')}`,
+          `             ${formatBytes(p.partial.bytes)} read in ${p.partial.objects.length} object(s) of ${p.backup.objects.length}`,
+          ...p.partial.warnings.map((w) => `  left out   ${w}`),
+        ]
+      : [`  schemas    ${p.schemas.join(', ')}`]),
     ...(p.dropFirst.length ? [`  DROPS      ${p.dropFirst.join(', ')} on the target first (--force)`] : []),
-    `  accounts   ${p.skipUsers ? 'skipped (--skip-users)' : `${p.accounts} (created if missing; existing accounts are kept)`}`,
+    `  accounts   ${p.partial ? 'not created (a partial restore)' : p.skipUsers ? 'skipped (--skip-users)' : `${p.accounts} (created if missing; existing accounts are kept)`}`,
     '  steps      1. load the data, checking each object\'s sha256 as it streams',
     `             2. ${p.skipUsers ? '(accounts skipped)' : 'create accounts and grants'}`,
     ...(pitr ? renderPitr(pitr) : []),
     ...notes.map((n) => `  note       ${n}`),
   ].join('\n');
+}
+
+/** `shop.orders as shop_restored.orders`, `shop (whole) as shop2`. */
+function describeChosen(c: NonNullable<RestorePlan['partial']>['schemas'][number]): string {
+  const what = c.whole ? `${c.schema} (whole)` : c.tables.map((t) => `${c.schema}.${t}`).join(', ');
+  return c.target === c.schema ? what : `${what} as ${c.target}`;
 }
 
 function renderPitr(x: NonNullable<FullPlan['pitr']>): string[] {
@@ -64,7 +77,7 @@ function parseParallel(v: string | undefined): number | undefined {
 export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a backup into a target server',
-  usage: 'backtrack restore --target DSN [--backup ID] [--to TIME | --to-gtid SET | --to-position FILE:POS] [--dry-run] [--force] [--json]',
+  usage: 'backtrack restore --target DSN [--backup ID] [--to TIME | --to-gtid SET | --to-position FILE:POS] [--only SCHEMA[.TABLE]]... [--rename OLD:NEW]... [--dry-run] [--force] [--json]',
   options: {
     target: { type: 'string', arg: 'DSN', description: 'server to restore into: mysql://user@host:port' },
     'target-password-file': { type: 'string', arg: 'FILE', description: 'file with the target password (or set BACKTRACK_TARGET_PASSWORD)' },
@@ -79,12 +92,16 @@ export const restoreCommand: Command = {
     'skip-users': { type: 'boolean', description: 'do not create accounts and grants' },
     'no-binlog': { type: 'boolean', description: 'do not write the restore into the target\'s binary log' },
     parallel: { type: 'string', arg: 'N', description: 'tables loaded at once, each in its own session (table-by-table backups; default: the number of cores)' },
+    only: { type: 'string', multiple: true, arg: 'SCHEMA[.TABLE]', description: 'restore only this schema or table (repeatable; * and ? glob; `a.b`.t quotes a name with a dot); needs --backup' },
+    rename: { type: 'string', multiple: true, arg: 'OLD:NEW', description: 'restore schema OLD as NEW (repeatable), for example beside the live one on the source itself' },
   },
   details: [
     'Without --backup and --to*, restores the newest archived transaction ("latest"): the newest usable backup plus binlog replay.',
     'With --backup alone, restores that backup as it is. With --to TIME, every transaction committed at or before TIME is restored',
     '(binlog timestamps are whole seconds; replay stops before the first transaction stamped after TIME\'s second).',
     'Each object\'s sha256 is checked as it streams; a mismatch stops the restore and names the object. A restore that fails part way says so: the target then holds a partial restore.',
+    'With --only and --rename (table-by-table backups), only the chosen schemas and tables are downloaded and loaded; schemas that exist on the target are refused unless --force,',
+    'and a schema that does not exist on the target may be written even on the source server itself (restore a table beside the live one with --rename shop:shop_restored).',
   ].join('\n'),
   async run(ctx) {
     const dsn = str(ctx, 'target');
@@ -98,6 +115,9 @@ export const restoreCommand: Command = {
     const loading = new Set<string>();
     let loaded = 0;
     const pointFlags = { to: str(ctx, 'to'), toGtid: str(ctx, 'to-gtid'), toPosition: str(ctx, 'to-position') };
+    const only = strs(ctx, 'only').map(parseSelector);
+    const renames = strs(ctx, 'rename').map(parseRename);
+    const skipped: string[] = [];
     const wantsPoint = Object.values(pointFlags).some((v) => v !== undefined) || str(ctx, 'backup') === undefined;
     const common = {
       cfg: ctx.cfg,
@@ -118,6 +138,12 @@ export const restoreCommand: Command = {
         progress.update(n);
       },
       parallel,
+      only,
+      renames,
+      onSkip: (w: string) => {
+        skipped.push(w);
+        ctx.log.warn({ skipped: w }, 'left out of the partial restore');
+      },
       onObject: (o: LoadObject, state: 'start' | 'done') => {
         if (o.role !== 'table') return;
         const name = `${o.schema}.${o.table}${o.chunk ? `#${o.chunk.index + 1}` : ''}`;
@@ -143,10 +169,10 @@ export const restoreCommand: Command = {
     if (!dryRun) progress.done();
     const pitr = 'pitr' in result.plan ? (result.plan as FullPlan).pitr : undefined;
     return {
-      json: { ok: true, dryRun, plan: planJson(result.plan), ...(result.load ? { bytesRead: result.load.bytesRead, rawBytes: result.load.rawBytes } : {}) },
+      json: { ok: true, dryRun, plan: planJson(result.plan), ...(result.load ? { bytesRead: result.load.bytesRead, rawBytes: result.load.rawBytes } : {}), ...(result.plan.partial ? { skipped } : {}) },
       text: dryRun
         ? ''
-        : `\nrestored backup ${result.plan.backup.id} into ${result.plan.target.dsn}: ${formatBytes(result.load?.rawBytes ?? 0)} of SQL applied, every object's sha256 verified${pitr ? `; binlog replayed to ${pitr.stop.file}:${pitr.stop.offset}${pitr.lastIncluded ? ` (last transaction ${pitr.lastIncluded.time}${pitr.lastIncluded.gtid ? `, gtid ${pitr.lastIncluded.gtid}` : ''})` : ''}` : ''}`,
+        : `${skipped.map((w) => `\nwarning: ${w}`).join('')}\nrestored ${result.plan.partial ? `${result.plan.partial.schemas.map(describeChosen).join(', ')} from ` : ''}backup ${result.plan.backup.id} into ${result.plan.target.dsn}: ${formatBytes(result.load?.rawBytes ?? 0)} of SQL applied, every object's sha256 verified${pitr ? `; binlog replayed to ${pitr.stop.file}:${pitr.stop.offset}${pitr.lastIncluded ? ` (last transaction ${pitr.lastIncluded.time}${pitr.lastIncluded.gtid ? `, gtid ${pitr.lastIncluded.gtid}` : ''})` : ''}` : ''}`,
     };
   },
 };

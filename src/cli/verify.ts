@@ -17,7 +17,7 @@ export function renderReport(r: DrillReport): string {
     `  scratch   ${r.scratch.mode}: ${r.scratch.description}`,
     ...(r.target ? [`  point     ${String(r.target.stopCondition)}`] : []),
     ...r.checks.map((c) => `  ${mark[c.verdict]}  ${c.name.padEnd(13)} ${c.message}`),
-    `  RTO       ${formatDuration(r.rto.seconds * 1000)} for ${formatBytes(r.rto.rawBytes)} of SQL (${r.rto.mibPerSecond.toFixed(1)} MiB/s)`,
+    `  RTO       ${formatDuration(r.rto.seconds * 1000)} for ${formatBytes(r.rto.rawBytes)} of SQL (${r.rto.mibPerSecond.toFixed(1)} MiB/s${r.rto.parallel ? `, loaded over ${r.rto.parallel} session(s)` : ''})`,
   ].join('\n');
 }
 

@@ -97,6 +97,7 @@ export class Daemon {
           this.metrics.backupLastSuccess.set(l, Date.parse(newest.finishedAt) / 1000);
           this.metrics.backupLastDuration.set(l, (Date.parse(newest.finishedAt) - Date.parse(newest.startedAt)) / 1000);
           this.metrics.backupLastSize.set(l, newest.objects.reduce((a, x) => a + x.size, 0));
+          this.metrics.backupLastLockHeld.set(l, newest.parallel?.lock?.heldSeconds ?? 0);
         }
         const last = timelines.map((t) => t.lastTransactionTime).filter(Boolean).sort().slice(-1)[0];
         if (last) this.metrics.binlogLastEvent.set(l, Date.parse(last) / 1000);

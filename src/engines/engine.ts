@@ -119,6 +119,13 @@ export interface LoadContext {
   onBytes?: (n: number) => void;
   /** Format 2: an object started or finished loading. */
   onObject?: (o: LoadObject, state: 'start' | 'done') => void;
+  /**
+   * A partial restore (format 2): the chosen schemas, each with its name on
+   * the target and its chosen tables. `objects` holds only what they need.
+   */
+  selection?: { schemas: Array<{ schema: string; target: string; whole: boolean; tables: string[] }> } | undefined;
+  /** Things left out while loading (a view whose tables were not restored), as warnings. */
+  onSkip?: (what: string) => void;
 }
 
 /** What a load did. */

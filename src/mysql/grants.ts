@@ -20,13 +20,13 @@ function needed(flavor: Flavor, binlog: boolean): Needed[] {
     { names: ['TRIGGER'], why: 'dump triggers' },
     { names: ['EVENT'], why: 'dump events' },
     { names: ['LOCK TABLES'], why: 'mysqldump takes table locks for non-InnoDB tables' },
-    { names: ['RELOAD'], why: 'a consistent snapshot with binlog coordinates (FLUSH TABLES)' },
+    { names: ['RELOAD'], why: flavor === 'mariadb' ? 'block commits while the dump sessions open one snapshot (BACKUP STAGE)' : 'block commits while the dump sessions open one snapshot (FLUSH TABLES WITH READ LOCK)' },
     flavor === 'mariadb'
       ? { names: ['BINLOG MONITOR', 'REPLICATION CLIENT'], why: 'read the binlog position (SHOW MASTER STATUS)' }
       : { names: ['REPLICATION CLIENT'], why: 'read the binlog position (SHOW BINARY LOG STATUS)' },
   ];
   if (binlog) list.push({ names: ['REPLICATION SLAVE', 'REPLICATION REPLICA'], why: 'stream the binary log for archiving' });
-  if (flavor === 'mysql') list.push({ names: ['PROCESS'], why: 'mysqldump reads tablespace information' });
+  if (flavor === 'mysql') list.push({ names: ['PROCESS'], why: 'mysqldump reads tablespace information' }, { names: ['BACKUP_ADMIN'], why: 'block DDL while the dump sessions open one snapshot (LOCK INSTANCE FOR BACKUP)' });
   return list;
 }
 
@@ -57,7 +57,7 @@ export async function checkGrants(conn: Connection, flavor: Flavor, binlog: bool
 export function grantStatement(flavor: Flavor, account: string): string {
   const privs = flavor === 'mariadb'
     ? 'SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, BINLOG MONITOR, REPLICATION SLAVE'
-    : 'SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT, REPLICATION SLAVE, PROCESS';
+    : 'SELECT, SHOW VIEW, TRIGGER, EVENT, LOCK TABLES, RELOAD, REPLICATION CLIENT, REPLICATION SLAVE, PROCESS, BACKUP_ADMIN';
   return `GRANT ${privs} ON *.* TO ${account}`;
 }
 

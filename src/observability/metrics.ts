@@ -23,6 +23,7 @@ export function createMetrics() {
     backupLastSuccess: g('backtrack_backup_last_success_timestamp_seconds', 'Unix time the newest successful backup finished.'),
     backupLastDuration: g('backtrack_backup_last_duration_seconds', 'How long the newest successful backup took.'),
     backupLastSize: g('backtrack_backup_last_size_bytes', 'Bytes stored by the newest successful backup.'),
+    backupLastLockHeld: g('backtrack_backup_last_lock_held_seconds', 'Seconds the newest successful backup held the lock that blocks commits while its dump sessions opened one snapshot (0: no lock, a one-stream backup or a source without binlog).'),
     backupLastFailure: g('backtrack_backup_last_failure_timestamp_seconds', 'Unix time of the newest failed backup (0: none since start).'),
     backupFailures: c('backtrack_backup_failures_total', 'Failed backups, by reason (the error code).', ['source', 'reason']),
 

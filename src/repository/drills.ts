@@ -26,7 +26,7 @@ export const DrillReportSchema = z.object({
   target: z.record(z.string(), z.unknown()).optional(),
   checks: z.array(CheckSchema),
   /** The measured recovery time of this backup (load + replay), and its rate. */
-  rto: z.object({ seconds: z.number(), loadSeconds: z.number(), replaySeconds: z.number(), bytesRead: z.number(), rawBytes: z.number(), mibPerSecond: z.number() }),
+  rto: z.object({ seconds: z.number(), loadSeconds: z.number(), replaySeconds: z.number(), bytesRead: z.number(), rawBytes: z.number(), mibPerSecond: z.number(), parallel: z.number().int().positive().optional() }),
   actor: z.object({ kind: z.string(), name: z.string() }),
 });
 export type DrillReport = z.infer<typeof DrillReportSchema>;

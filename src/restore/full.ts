@@ -18,6 +18,7 @@ import type { Manifest } from '../repository/manifest.js';
 import type { Repository } from '../repository/repository.js';
 import { codecFor, defaultParallelism, sourceSpec, toolPaths } from '../runtime/context.js';
 import { dropSchemas, inspectTarget, type TargetFacts, type TargetForce } from './target.js';
+import { selectFromBackup, type Selection, type Selector } from './select.js';
 
 /** The steps a restore will take, shown before it runs. */
 export interface RestorePlan {
@@ -28,6 +29,8 @@ export interface RestorePlan {
   dropFirst: string[];
   accounts: number;
   skipUsers: boolean;
+  /** A partial restore (--only, --rename): what is taken, under which names, and what is left out. */
+  partial?: { schemas: Selection['schemas']; objects: string[]; bytes: number; warnings: string[] } | undefined;
 }
 
 export interface RestoreOptions extends TargetForce {
@@ -47,6 +50,11 @@ export interface RestoreOptions extends TargetForce {
   /** Objects loaded at once (table-by-table backups). Default: the number of cores. */
   parallel?: number | undefined;
   onObject?: (o: LoadObject, state: 'start' | 'done') => void;
+  /** A partial restore: --only selectors and --rename pairs. */
+  only?: Selector[] | undefined;
+  renames?: Array<{ from: string; to: string }> | undefined;
+  /** Something a partial restore left out while loading (a view whose tables are missing). */
+  onSkip?: (what: string) => void;
 }
 
 /** Which backup: the named one, or the newest committed. */
@@ -77,9 +85,9 @@ export async function liveSourceIdentity(source: SourceConfig): Promise<ServerId
 }
 
 /** Fail before any change when an object is missing or has the wrong size. */
-export async function checkObjectsPresent(repo: Repository, m: Manifest): Promise<void> {
+export async function checkObjectsPresent(repo: Repository, m: Manifest, only?: Manifest['objects']): Promise<void> {
   const objects = repo.backupObjects(m.source, m.id);
-  for (const x of m.objects) {
+  for (const x of only ?? m.objects) {
     const info = await objects.head(x.name);
     const key = objectUrl(objects, x.name);
     if (!info) throw new NotFoundError(`object ${key} is missing from the repository; backup ${m.id} cannot be restored (nothing was changed on the target)`, { key });
@@ -90,7 +98,20 @@ export async function checkObjectsPresent(repo: Repository, m: Manifest): Promis
 }
 
 /** Build the plan from the manifest and the target's facts. */
-export function planFullRestore(m: Manifest, target: ConnectionSpec, facts: TargetFacts, o: Pick<RestoreOptions, 'force' | 'skipUsers'>): RestorePlan {
+export function planFullRestore(m: Manifest, target: ConnectionSpec, facts: TargetFacts, o: Pick<RestoreOptions, 'force' | 'skipUsers'>, sel?: Selection): RestorePlan {
+  if (sel) {
+    const whole = sel.schemas.filter((x) => x.whole).map((x) => x.target);
+    return {
+      source: m.source,
+      backup: { id: m.id, takenAt: m.finishedAt, flavor: m.server.flavor, version: m.server.version, bytes: m.objects.reduce((s, x) => s + x.size, 0), objects: m.objects.map((x) => x.name), snapshot: m.snapshot },
+      target: { dsn: formatDsn(target), flavor: facts.info.flavor, version: facts.info.version.text, existingSchemas: facts.existingSchemas },
+      schemas: sel.schemas.map((x) => x.target),
+      dropFirst: o.force ? whole.filter((s) => facts.existingSchemas.includes(s)) : [],
+      accounts: 0,
+      skipUsers: true,
+      partial: { schemas: sel.schemas, objects: sel.objects.map((x) => x.name), bytes: sel.objects.reduce((s, x) => s + x.size, 0), warnings: sel.warnings },
+    };
+  }
   return {
     source: m.source,
     backup: { id: m.id, takenAt: m.finishedAt, flavor: m.server.flavor, version: m.server.version, bytes: m.objects.reduce((s, x) => s + x.size, 0), objects: m.objects.map((x) => x.name), snapshot: m.snapshot },
@@ -104,16 +125,20 @@ export function planFullRestore(m: Manifest, target: ConnectionSpec, facts: Targ
 
 /** Load a backup's objects into the target (no checks: callers checked). */
 export async function loadBackup(o: RestoreOptions, m: Manifest): Promise<LoadResult> {
-  const total = m.objects.reduce((s, x) => s + x.size, 0);
+  const sel = selectFromBackup(m, o.only ?? [], o.renames ?? []);
+  const objects = sel?.objects ?? m.objects;
+  const total = objects.reduce((s, x) => s + x.size, 0);
   return engineFor(m.engine.name).load({
     target: o.target,
     store: o.repo.backupObjects(m.source, m.id),
-    objects: m.objects.map((x) => ({ key: x.name, role: x.role, schema: x.schema, table: x.table, chunk: x.chunk, rows: x.rows, size: x.size, sha256: x.sha256, encrypted: x.encryption === 'age', rawSize: x.rawSize })),
+    selection: sel,
+    onSkip: o.onSkip,
+    objects: objects.map((x) => ({ key: x.name, role: x.role, schema: x.schema, table: x.table, chunk: x.chunk, rows: x.rows, size: x.size, sha256: x.sha256, encrypted: x.encryption === 'age', rawSize: x.rawSize })),
     format: m.format,
     parallel: o.parallel ?? defaultParallelism(),
     codec: codecFor(o.cfg, o.source),
     client: toolPaths(o.cfg, m.server.flavor).client,
-    skipUsers: o.skipUsers,
+    skipUsers: o.skipUsers || sel !== undefined,
     noBinlog: o.noBinlog,
     signal: o.signal,
     onBytes: (n) => o.onBytes?.(n, total),
@@ -141,9 +166,10 @@ export async function restoreFull(o: RestoreOptions): Promise<{ plan: RestorePla
  * is in the repository at its recorded size. Returns the plan.
  */
 export async function prepareRestore(o: RestoreOptions, m: Manifest): Promise<RestorePlan> {
-  const facts = await inspectTarget(o.target, m, await liveSourceIdentity(o.source), o);
-  await checkObjectsPresent(o.repo, m);
-  return planFullRestore(m, o.target, facts, o);
+  const sel = selectFromBackup(m, o.only ?? [], o.renames ?? []);
+  const facts = await inspectTarget(o.target, m, await liveSourceIdentity(o.source), o, sel?.schemas.map((x) => x.target));
+  await checkObjectsPresent(o.repo, m, sel?.objects);
+  return planFullRestore(m, o.target, facts, o, sel);
 }
 
 /**
@@ -170,7 +196,7 @@ export async function applyRestore(o: RestoreOptions, m: Manifest, plan: Restore
 
 /** A failed load leaves the target part-restored: the error must say so, and what to do. */
 export function partialRestoreError(e: BacktrackError, plan: RestorePlan): BacktrackError {
-  const note = `The target ${plan.target.dsn} now holds a PARTIAL restore of backup ${plan.backup.id} (schemas ${plan.schemas.join(', ')}): do not use it. Fix the cause, then run the restore again with --force (it drops those schemas first).`;
+  const note = `The target ${plan.target.dsn} now holds a PARTIAL restore of backup ${plan.backup.id} (schemas ${plan.schemas.join(', ')}): do not use it. Fix the cause, then run the restore again with --force (it drops ${plan.partial ? 'the schemas restored whole, and replaces the chosen tables' : 'those schemas'} first).`;
   return new BacktrackError(`${e.message}\n${note}`, { code: e.code, exitCode: e.exitCode, cause: e, details: { ...e.details, partialRestore: true, target: plan.target.dsn } });
 }
 
@@ -182,7 +208,7 @@ export async function audit(o: RestoreOptions, m: Manifest, plan: RestorePlan, o
     source: m.source,
     backupId: m.id,
     target: plan.target.dsn,
-    params: { force: o.force, forceOverwriteSource: o.forceOverwriteSource, skipUsers: o.skipUsers, droppedSchemas: plan.dropFirst, ...extra },
+    params: { force: o.force, forceOverwriteSource: o.forceOverwriteSource, skipUsers: o.skipUsers, droppedSchemas: plan.dropFirst, ...(plan.partial ? { only: (o.only ?? []).map((x) => x.text), renames: o.renames ?? [], objects: plan.partial.objects } : {}), ...extra },
     outcome,
     ...(error ? { error } : {}),
     durationSeconds: (Date.now() - started.getTime()) / 1000,

@@ -13,6 +13,7 @@ import { applyRestore, prepareRestore, restoreFull, type RestoreOptions, type Re
 import { planPointInTime, type PitrPlan } from './plan.js';
 import type { TargetPoint } from './point.js';
 import type { LoadResult } from '../engines/engine.js';
+import { UsageError } from '../errors.js';
 
 /** A restore's plan: the backup part and, for point-in-time, the binlog part. */
 export interface FullPlan extends RestorePlan {
@@ -29,6 +30,11 @@ export interface PointRestoreOptions extends RestoreOptions {
 /** Restore to a point: the newest usable backup plus binlog replay. */
 export async function restoreToPoint(o: PointRestoreOptions): Promise<{ plan: FullPlan; load?: LoadResult }> {
   const started = new Date();
+  if (o.only?.length || o.renames?.length) {
+    throw new UsageError(
+      'a partial restore (--only, --rename) restores the chosen part of one backup as it was taken; replaying the binlog for only some tables is not built yet. Pass --backup ID (backtrack list shows the backups), or restore the whole point in time into a scratch server and copy the tables out',
+    );
+  }
   const { backups } = await o.repo.listBackups(o.source.name);
   const manifests = backups.map((b) => b.manifest).filter((m) => !o.backupId || m.id === o.backupId);
   const timelines = await loadChain(o.repo, o.source.name);

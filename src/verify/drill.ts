@@ -51,7 +51,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   const m = await pickBackup(o);
   const log = o.log.child({ source: o.source.name, job: 'drill', backupId: m.id });
   const checks: DrillCheck[] = [];
-  const rto = { seconds: 0, loadSeconds: 0, replaySeconds: 0, bytesRead: 0, rawBytes: 0, mibPerSecond: 0 };
+  const rto: DrillReport['rto'] = { seconds: 0, loadSeconds: 0, replaySeconds: 0, bytesRead: 0, rawBytes: 0, mibPerSecond: 0 };
   let target: Record<string, unknown> | undefined;
   // 2. Every object present at its size, before anything starts.
   try {
@@ -93,6 +93,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
     if (loaded) {
       rto.bytesRead = loaded.bytesRead;
       rto.rawBytes = loaded.rawBytes;
+      rto.parallel = loaded.parallel ?? 1;
       // 6. What was loaded equals what was backed up.
       o.onStage?.('checking inventory and row counts');
       checks.push(await checkInventory(scratch.spec, m, scratch.mode === 'spawn'));
@@ -114,7 +115,7 @@ export async function runDrill(o: DrillOptions): Promise<DrillReport> {
   }
   rto.seconds = rto.loadSeconds + rto.replaySeconds;
   rto.mibPerSecond = rto.seconds > 0 ? rto.rawBytes / 1048576 / rto.seconds : 0;
-  checks.push({ name: 'timing', verdict: 'passed', message: `restored in ${rto.seconds.toFixed(1)}s (load ${rto.loadSeconds.toFixed(1)}s, replay ${rto.replaySeconds.toFixed(1)}s), ${rto.mibPerSecond.toFixed(1)} MiB/s of SQL`, evidence: { ...rto } });
+  checks.push({ name: 'timing', verdict: 'passed', message: `restored in ${rto.seconds.toFixed(1)}s (load ${rto.loadSeconds.toFixed(1)}s${rto.parallel ? ` over ${rto.parallel} session(s)` : ''}, replay ${rto.replaySeconds.toFixed(1)}s), ${rto.mibPerSecond.toFixed(1)} MiB/s of SQL`, evidence: { ...rto } });
   return finish(o, m, started, checks, rto, { mode: scratch?.mode ?? o.source.verify.scratch.mode, description: scratch?.description ?? '' }, target, log);
 }
 

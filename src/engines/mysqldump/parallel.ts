@@ -124,15 +124,24 @@ export async function dumpTables(ctx: DumpContext): Promise<DumpResult> {
       // 1. Every session opens its snapshot while commits are blocked.
       const lock = ctx.hooks?.noLock || !ctx.server.logBin ? undefined : await takeCommitLock(ctx);
       const heldFrom = Date.now();
+      let allOpened = false;
       try {
         for (const s of sessions) {
           start(s, cred);
           await ctx.hooks?.afterSessionStart?.(s.index);
         }
         await Promise.race([Promise.all(sessions.map((s) => s.opened)), ...sessions.map((s) => s.proc!.done.then(() => new Promise<never>(() => undefined)))]);
+        allOpened = true;
       } finally {
         if (lock) lockInfo.value = { method: lock.method, waitedSeconds: lock.waitedSeconds, heldSeconds: (Date.now() - heldFrom) / 1000 };
-        await lock?.release();
+        // A lock connection that died took its lock with it. When a session failed, its error is the one to report.
+        const released = await lock?.release().then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+        if (released !== undefined && allOpened) {
+          fail(new BacktrackError(`lost the connection that held ${lock?.method} on the source (${(released as Error).message}): the source restarted or the connection was killed; the backup was not committed`, { code: 'SOURCE_LOST', cause: released }));
+        }
       }
       checkSameSnapshot(sessions, ctx.server.logBin, 'opened');
       // 2. Read `parallelism` sessions at a time; the others wait on their pipes.

@@ -15,6 +15,14 @@
 //           the newest transaction), and the local disk high-water mark of a
 //           real point-in-time restore (its work directory, sampled); with
 //           --old-bin, the same for an older build on the same repository
+//   tables  the table-by-table layout on a local repository: backtrack backup at
+//           parallelism 1, 2 and 4 against mariadb-dump | zstd -T0 > file, with
+//           the raw mariadb-dump > /dev/null floor, peak RSS and the commit
+//           lock's hold time (also while a writer is busy); backtrack restore
+//           (--parallel 1, 2) against zstd -dc | mariadb into the same kind of
+//           fresh scratch server; and a partial restore (--only) of a table a
+//           tenth of the backup's size: bytes read and time against the full
+//           restore; with --rss-scale N also backup RSS at N x the data
 //   parse   the binlog reader the archiver runs on every byte, over --parse-mb
 //           (default 300) of a row-format binlog with inserts, updates and
 //           deletes: boundaries only (what archiving does) and with row-level
@@ -23,7 +31,7 @@
 //
 // Usage: scripts/bench [--size-mb 380] [--runs 3] [--rss-scale 4] [--lag-seconds 120]
 //                      [--tps 200] [--binlog-mb 1100] [--old-bin PATH]
-//                      [--parse-mb 300] [--only backup,lag,replay,drill,pitr,parse]
+//                      [--parse-mb 300] [--only backup,lag,replay,drill,pitr,parse,tables]
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -170,7 +178,8 @@ try {
   if (only.has('backup') || only.has('drill')) await generate(source, 'bench1x', SIZE_MB);
   let backupId;
   if (only.has('backup')) {
-    const cfg = writeConfig('s3', source, pwFile, s3repo, { backup: { databases: ['bench1x'] }, binlog: { enabled: false } });
+    // One stream (format 1), as the plain pipeline it is compared with; the table layout has its own bench (tables).
+    const cfg = writeConfig('s3', source, pwFile, s3repo, { backup: { databases: ['bench1x'], layout: 'stream' }, binlog: { enabled: false } });
     const dump = `mariadb-dump --defaults-extra-file=${cred} ${flags.join(' ')} --databases bench1x`;
     const runs = { backtrack: [], zstd: [], gzip: [], rss: [] };
     for (let i = 0; i < RUNS; i++) {
@@ -219,7 +228,7 @@ try {
 
   // ---- drill -------------------------------------------------------------
   if (only.has('drill')) {
-    const cfg = results.drillConfig ?? writeConfig('s3', source, pwFile, s3repo, { backup: { databases: ['bench1x'] }, binlog: { enabled: false } });
+    const cfg = results.drillConfig ?? writeConfig('s3', source, pwFile, s3repo, { backup: { databases: ['bench1x'], layout: 'stream' }, binlog: { enabled: false } });
     if (!backupId) {
       await run(BIN, ['backup', '--config', cfg]);
       backupId = JSON.parse(await run(BIN, ['list', '--config', cfg, '--json'])).sources[0].backups.slice(-1)[0].id;
@@ -353,9 +362,116 @@ try {
   if (only.has('pitr')) results.pitr = await pitrBench();
   // ---- the binlog reader -----------------------------------------------------
   if (only.has('parse')) results.parse = await parseBench();
+  // ---- the table-by-table layout ------------------------------------------------
+  if (only.has('tables')) results.tables = await tablesBench();
 } finally {
   await source.stop();
   await s3.close();
+}
+
+/** Backup and restore of the table-by-table layout against the plain pipelines, alternating. */
+async function tablesBench() {
+  const schema = 'benchtables';
+  await generate(source, schema, SIZE_MB);
+  // A table a tenth of the backup's size, for the partial restore.
+  const orders = Number((await sql(source, `SELECT COUNT(*) AS n FROM ${schema}.orders`))[0].n);
+  await sql(source, `CREATE TABLE ${schema}.refunds LIKE ${schema}.orders`);
+  await sql(source, `INSERT INTO ${schema}.refunds SELECT * FROM ${schema}.orders WHERE id <= ${Math.round(orders / 9)}`);
+  const repoDir = path.join(work, 'repo-tables');
+  const cfgFor = (p) => writeConfig(`tables-p${p}`, source, pwFile, { url: repoDir }, { backup: { databases: [schema], parallelism: p }, binlog: { enabled: false } });
+  const dump = `mariadb-dump --defaults-extra-file=${cred} ${flags.join(' ')} --databases ${schema}`;
+  const pipeFile = path.join(work, 'tables.sql.zst');
+  const runs = { p1: [], p2: [], p4: [], zstd: [], raw: [], rss: { p1: [], p2: [], p4: [] }, lockHeld: [] };
+  const manifestOf = (id) => JSON.parse(readFileSync(path.join(repoDir, 'bench', 'backups', id, 'manifest.json'), 'utf8'));
+  let lastId;
+  for (let i = 0; i < RUNS; i++) {
+    const order = i % 2 === 0 ? ['p1', 'p2', 'p4', 'zstd', 'raw'] : ['raw', 'zstd', 'p4', 'p2', 'p1'];
+    for (const what of order) {
+      if (what.startsWith('p')) {
+        const r = await timed(BIN, ['backup', '--config', cfgFor(Number(what.slice(1))), '--json'], { BACKTRACK_LOG_LEVEL: 'warn' });
+        runs[what].push(r.secs);
+        runs.rss[what].push(r.rssMiB);
+        lastId = JSON.parse(await run(BIN, ['list', '--config', cfgFor(2), '--json'])).sources[0].backups.slice(-1)[0].id;
+        runs.lockHeld.push(manifestOf(lastId).parallel?.lock?.heldSeconds ?? null);
+      } else if (what === 'zstd') runs.zstd.push((await timed('bash', ['-o', 'pipefail', '-c', `${dump} | zstd -T0 -3 -q > ${pipeFile}`])).secs);
+      else runs.raw.push((await timed('bash', ['-o', 'pipefail', '-c', `${dump} > /dev/null`])).secs);
+      log(`tables backup run ${i + 1} ${what}: ${runs[what].at(-1).toFixed(2)}s`);
+    }
+  }
+  // The lock while a writer is busy.
+  const busy = [];
+  const writer = (async () => {
+    const c = await connect(source.spec);
+    try {
+      for (let k = 0; busy.length < RUNS; k++) await c.query(`UPDATE ${schema}.orders SET amount = amount + 0.01 WHERE id = ?`, [1 + (k % 1000)]);
+    } finally {
+      await closeQuietly(c);
+    }
+  })();
+  for (let i = 0; i < RUNS; i++) {
+    await run(BIN, ['backup', '--config', cfgFor(2)]);
+    const id = JSON.parse(await run(BIN, ['list', '--config', cfgFor(2), '--json'])).sources[0].backups.slice(-1)[0].id;
+    busy.push(manifestOf(id).parallel?.lock?.heldSeconds ?? null);
+  }
+  await writer;
+  lastId = JSON.parse(await run(BIN, ['list', '--config', cfgFor(2), '--json'])).sources[0].backups.slice(-1)[0].id;
+  const m = manifestOf(lastId);
+  // Restores into fresh scratch servers (the same kind for both: binlog off).
+  const restore = { p1: [], p2: [], plain: [], partial: [] };
+  let partialBytes;
+  const fullBytes = m.objects.reduce((a, o) => a + o.size, 0);
+  for (let i = 0; i < RUNS; i++) {
+    const order = i % 2 === 0 ? ['p2', 'plain', 'p1', 'partial'] : ['partial', 'p1', 'plain', 'p2'];
+    for (const what of order) {
+      const target = await spawnServer({ profile: 'scratch', baseDir: work, bufferPoolSize: '1G' });
+      try {
+        const dsn = `mysql://root@127.0.0.1:${target.port}`;
+        const t0 = process.hrtime.bigint();
+        if (what === 'plain') await run('bash', ['-o', 'pipefail', '-c', `zstd -dc ${pipeFile} | mariadb --no-defaults -h127.0.0.1 -P${target.port} -uroot --binary-mode`]);
+        else {
+          const args = ['restore', '--config', cfgFor(2), '--target', dsn, '--backup', lastId, '--json', '--parallel', what === 'p1' ? '1' : '2'];
+          if (what === 'partial') args.push('--only', `${schema}.refunds`);
+          const out = JSON.parse(await run(BIN, args));
+          if (what === 'partial') partialBytes = out.bytesRead;
+        }
+        restore[what].push(Number(process.hrtime.bigint() - t0) / 1e9);
+      } finally {
+        await target.stop();
+      }
+      log(`tables restore run ${i + 1} ${what}: ${restore[what].at(-1).toFixed(2)}s`);
+    }
+  }
+  const med = (k) => median(runs[k]);
+  const out = {
+    dumpMB: Number((await run('sh', ['-c', `${dump} | wc -c`])).trim()) / 1048576,
+    sessions: m.parallel?.sessions,
+    objects: m.objects.length,
+    backup: {
+      runs,
+      medianSeconds: { p1: med('p1'), p2: med('p2'), p4: med('p4'), zstd: med('zstd'), raw: med('raw') },
+      ratioVsZstd: { p1: med('p1') / med('zstd'), p2: med('p2') / med('zstd'), p4: med('p4') / med('zstd') },
+      ratioVsRaw: { p1: med('p1') / med('raw'), p2: med('p2') / med('raw'), p4: med('p4') / med('raw') },
+      peakRssMiB: { p1: Math.max(...runs.rss.p1), p2: Math.max(...runs.rss.p2), p4: Math.max(...runs.rss.p4) },
+      lockHeldSecondsMax: Math.max(...runs.lockHeld.filter((x) => x !== null)),
+      lockHeldSecondsMaxBusyWriter: Math.max(...busy.filter((x) => x !== null)),
+    },
+    restore: {
+      runs: restore,
+      medianSeconds: { p1: median(restore.p1), p2: median(restore.p2), plain: median(restore.plain), partial: median(restore.partial) },
+      ratioVsPlain: { p1: median(restore.p1) / median(restore.plain), p2: median(restore.p2) / median(restore.plain) },
+      partial: { bytesRead: partialBytes, backupBytes: fullBytes, ratioOfTime: median(restore.partial) / median(restore.p2) },
+    },
+  };
+  const scale = Number(opt['rss-scale']);
+  if (scale > 1) {
+    await generate(source, 'benchtablesnx', SIZE_MB * scale);
+    const cfgN = writeConfig('tables-nx', source, pwFile, { url: path.join(work, 'repo-tables-nx') }, { backup: { databases: ['benchtablesnx'], parallelism: 2 }, binlog: { enabled: false } });
+    const r = await timed(BIN, ['backup', '--config', cfgN], { BACKTRACK_LOG_LEVEL: 'warn' });
+    out.backup.rssAtScale = { scale, peakRssMiB: r.rssMiB, ratioTo1x: r.rssMiB / out.backup.peakRssMiB.p2, seconds: r.secs };
+    await sql(source, 'DROP DATABASE benchtablesnx');
+  }
+  log(`tables: ${JSON.stringify({ backup: out.backup.ratioVsZstd, restore: out.restore.ratioVsPlain, partial: out.restore.partial, lock: out.backup.lockHeldSecondsMax })}`);
+  return out;
 }
 
 /** The binlog reader's speed against mariadb-binlog decoding the same file, alternating runs. */

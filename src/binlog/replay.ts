@@ -9,7 +9,7 @@
  * its bytes reach the decoder.
  */
 import { rm } from 'node:fs/promises';
-import { Readable, type Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConfigError, ToolError, asBacktrackError } from '../errors.js';
 import { withClientCredentials } from '../mysql/client.js';
@@ -18,6 +18,7 @@ import { binlogReplayArgs, binlogToolMismatch, detectFlavor, identifyBinlogTool,
 import { runToolText } from '../pipeline/spawn.js';
 import { spawnStage } from '../pipeline/linked.js';
 import type { ChainFile } from './chain.js';
+import { BinlogTableFilter, type TableFilter } from './filter.js';
 import type { Sidecar } from '../repository/sidecar.js';
 import { describeSegment, fetchSegment, fileBytes, type SegmentSource } from './segments.js';
 
@@ -39,6 +40,8 @@ export interface ReplayOptions {
   noBinlog: boolean;
   signal?: AbortSignal | undefined;
   onStep?: (i: number) => void;
+  /** A partial restore: replay only these tables' row changes, under their new schema names (filter.ts), without the target's binlog. */
+  tables?: TableFilter | undefined;
 }
 
 /**
@@ -95,15 +98,18 @@ export async function replayFiles(steps: ReplayStep[], o: ReplayOptions): Promis
  * and trims the overlap in Node.
  */
 async function replayOne(s: ReplayStep, clientStdin: NodeJS.WritableStream, o: ReplayOptions): Promise<unknown> {
-  const decoder = spawnStage(
-    { command: o.binlogTool, args: [...binlogReplayArgs({ start: s.start, stop: s.stop, noBinlog: o.noBinlog }), '-'], label: `${o.binlogTool} (${s.file})` },
-    'pipe',
-    clientStdin as unknown as Writable,
-    o.signal,
-  );
+  // A filtered file has its own positions: the filter applies the plan's start and stop itself.
+  const args = o.tables ? binlogReplayArgs({ noBinlog: true, flavor: o.flavor, withoutSourceGtids: true }) : binlogReplayArgs({ start: s.start, stop: s.stop, noBinlog: o.noBinlog });
+  const decoder = spawnStage({ command: o.binlogTool, args: [...args, '-'], label: `${o.binlogTool} (${s.file})` }, 'pipe', clientStdin as unknown as Writable, o.signal);
   const decoded = decoder.exit.then(() => undefined, (e: unknown) => e);
   const segs = s.chain.segments.filter((x) => s.stop === undefined || x.start < s.stop);
-  const fed = (tiled(segs) ? feedLinked(o, segs, decoder.child.stdin!, decoded) : pipeline(Readable.from(fileBytes(o.src, s.chain, 0, s.stop ?? s.chain.end)), decoder.child.stdin!)).then(
+  const bytes = () => Readable.from(fileBytes(o.src, s.chain, 0, s.stop ?? s.chain.end));
+  const feed = o.tables
+    ? pipeline(bytes(), new BinlogTableFilter(o.tables, { file: s.file, start: s.start, stop: s.stop }), decoder.child.stdin!)
+    : tiled(segs)
+      ? feedLinked(o, segs, decoder.child.stdin!, decoded)
+      : pipeline(bytes(), decoder.child.stdin!);
+  const fed = feed.then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -113,6 +119,23 @@ async function replayOne(s: ReplayStep, clientStdin: NodeJS.WritableStream, o: R
     return feedErr;
   }
   return decodeErr ?? feedErr;
+}
+
+/**
+ * Run a partial replay's filter over every file without a target, before
+ * anything is written: a statement on a chosen table in the range stops the
+ * restore here, not half way. Returns the transactions kept and left out.
+ */
+export async function checkFilteredReplay(steps: ReplayStep[], o: Pick<ReplayOptions, 'src' | 'signal'> & { tables: TableFilter }): Promise<{ kept: number; dropped: number }> {
+  const total = { kept: 0, dropped: 0 };
+  for (const s of steps) {
+    const filter = new BinlogTableFilter(o.tables, { file: s.file, start: s.start, stop: s.stop });
+    const discard = new Writable({ write: (_c, _e, cb) => cb() });
+    await pipeline(Readable.from(fileBytes(o.src, s.chain, 0, s.stop ?? s.chain.end)), filter, discard, o.signal ? { signal: o.signal } : {});
+    total.kept += filter.counts.kept;
+    total.dropped += filter.counts.dropped;
+  }
+  return total;
 }
 
 /** Whether segments start at 0 and meet end to start (no overlap to compare). */

@@ -92,7 +92,7 @@ export const restoreCommand: Command = {
     'skip-users': { type: 'boolean', description: 'do not create accounts and grants' },
     'no-binlog': { type: 'boolean', description: 'do not write the restore into the target\'s binary log' },
     parallel: { type: 'string', arg: 'N', description: 'tables loaded at once, each in its own session (table-by-table backups; default: the number of cores)' },
-    only: { type: 'string', multiple: true, arg: 'SCHEMA[.TABLE]', description: 'restore only this schema or table (repeatable; * and ? glob; `a.b`.t quotes a name with a dot); needs --backup' },
+    only: { type: 'string', multiple: true, arg: 'SCHEMA[.TABLE]', description: 'restore only this schema or table (repeatable; * and ? glob; `a.b`.t quotes a name with a dot); with a point in time, only its row changes are replayed' },
     rename: { type: 'string', multiple: true, arg: 'OLD:NEW', description: 'restore schema OLD as NEW (repeatable), for example beside the live one on the source itself' },
   },
   details: [

@@ -159,11 +159,14 @@ export function binlogStreamArgs(flavor: Flavor, spoolDir: string, startFile: st
 }
 
 /** Arguments that turn binlog file(s) into SQL for replay, between two positions. */
-export function binlogReplayArgs(o: { start?: number | undefined; stop?: number | undefined; noBinlog: boolean }): string[] {
+export function binlogReplayArgs(o: { start?: number | undefined; stop?: number | undefined; noBinlog: boolean; flavor?: Flavor; withoutSourceGtids?: boolean }): string[] {
   const args: string[] = [];
   if (o.start !== undefined) args.push(`--start-position=${o.start}`);
   if (o.stop !== undefined) args.push(`--stop-position=${o.stop}`);
   if (o.noBinlog) args.push('--disable-log-bin');
+  // A partial replay (into a live server, perhaps the source itself) must not take on the source's GTIDs:
+  // MySQL's mysqlbinlog leaves out SET GTID_NEXT; MariaDB's session GTID settings do nothing without the binlog.
+  if (o.withoutSourceGtids && o.flavor === 'mysql') args.push('--skip-gtids');
   // Both flavors' tools keep the source's GTIDs, so the target's GTID state
   // continues the source's (MySQL writes SET GTID_NEXT per transaction,
   // MariaDB sets gtid_domain_id/server_id/seq_no): no flavor difference here.

@@ -30,7 +30,7 @@ export interface RestorePlan {
   accounts: number;
   skipUsers: boolean;
   /** A partial restore (--only, --rename): what is taken, under which names, and what is left out. */
-  partial?: { schemas: Selection['schemas']; objects: string[]; bytes: number; warnings: string[] } | undefined;
+  partial?: { schemas: Selection['schemas']; objects: string[]; bytes: number; warnings: string[]; intoSource: boolean } | undefined;
 }
 
 export interface RestoreOptions extends TargetForce {
@@ -109,7 +109,13 @@ export function planFullRestore(m: Manifest, target: ConnectionSpec, facts: Targ
       dropFirst: o.force ? whole.filter((s) => facts.existingSchemas.includes(s)) : [],
       accounts: 0,
       skipUsers: true,
-      partial: { schemas: sel.schemas, objects: sel.objects.map((x) => x.name), bytes: sel.objects.reduce((s, x) => s + x.size, 0), warnings: sel.warnings },
+      partial: {
+        schemas: sel.schemas,
+        objects: sel.objects.map((x) => x.name),
+        bytes: sel.objects.reduce((s, x) => s + x.size, 0),
+        warnings: [...sel.warnings, ...(facts.isSource ? ["the target is the source itself: the restore is kept out of its binary log (nothing of it is archived or replicated, and the source's GTID position does not move)"] : [])],
+        intoSource: facts.isSource,
+      },
     };
   }
   return {
@@ -182,7 +188,8 @@ export async function applyRestore(o: RestoreOptions, m: Manifest, plan: Restore
   const log = o.log.child({ source: o.source.name, job: 'restore', backupId: m.id });
   try {
     if (plan.dropFirst.length) log.warn({ schemas: await dropSchemas(o.target, plan.dropFirst) }, 'dropped existing schemas on the target (--force)');
-    const load = await loadBackup(o, m);
+    // A partial restore beside live data on the source stays out of its binlog (and so out of the archive and the replicas).
+    const load = await loadBackup(plan.partial?.intoSource ? { ...o, noBinlog: true } : o, m);
     await after?.();
     log.info({ bytes: load.bytesRead, target: plan.target.dsn }, 'restore finished');
     await audit(o, m, plan, 'ok', started, undefined, auditParams);

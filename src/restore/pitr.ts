@@ -7,13 +7,14 @@
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { loadChain } from '../binlog/chain.js';
-import { checkReplayTool, removeDir, replayFiles } from '../binlog/replay.js';
+import { checkFilteredReplay, checkReplayTool, removeDir, replayFiles } from '../binlog/replay.js';
+import type { TableFilter } from '../binlog/filter.js';
+import { selectFromBackup, type Selection } from './select.js';
 import { codecFor, toolPaths } from '../runtime/context.js';
 import { applyRestore, prepareRestore, restoreFull, type RestoreOptions, type RestorePlan } from './full.js';
 import { planPointInTime, type PitrPlan } from './plan.js';
 import type { TargetPoint } from './point.js';
 import type { LoadResult } from '../engines/engine.js';
-import { UsageError } from '../errors.js';
 
 /** A restore's plan: the backup part and, for point-in-time, the binlog part. */
 export interface FullPlan extends RestorePlan {
@@ -30,11 +31,6 @@ export interface PointRestoreOptions extends RestoreOptions {
 /** Restore to a point: the newest usable backup plus binlog replay. */
 export async function restoreToPoint(o: PointRestoreOptions): Promise<{ plan: FullPlan; load?: LoadResult }> {
   const started = new Date();
-  if (o.only?.length || o.renames?.length) {
-    throw new UsageError(
-      'a partial restore (--only, --rename) restores the chosen part of one backup as it was taken; replaying the binlog for only some tables is not built yet. Pass --backup ID (backtrack list shows the backups), or restore the whole point in time into a scratch server and copy the tables out',
-    );
-  }
   const { backups } = await o.repo.listBackups(o.source.name);
   const manifests = backups.map((b) => b.manifest).filter((m) => !o.backupId || m.id === o.backupId);
   const timelines = await loadChain(o.repo, o.source.name);
@@ -54,18 +50,32 @@ export async function restoreToPoint(o: PointRestoreOptions): Promise<{ plan: Fu
     // 2. The replay tool fits the source (MySQL's own mysqlbinlog for MySQL), the target checked and every backup object present.
     const tools = toolPaths(o.cfg, m.server.flavor);
     if (pitr.files.length > 0) pitr.notes.push(`the binlog is replayed with ${tools.binlog} (${await checkReplayTool(tools.binlog, m.server.flavor, m.server.version, o.signal)})`);
+    // A partial restore replays only the chosen tables' row changes; a statement on them in the range stops it here, before any write.
+    const sel = selectFromBackup(m, o.only ?? [], o.renames ?? []);
+    const tables = sel ? tableFilter(sel) : undefined;
+    if (tables && pitr.files.length > 0) {
+      const n = await checkFilteredReplay(pitr.files, { src, tables, signal: o.signal });
+      pitr.notes.push(`only the chosen tables' row changes are replayed (${n.kept} transaction(s) touch them, ${n.dropped} others left out), into ${[...new Set(tables.tables.values())].join(', ')}, without writing the target's binary log and without the source's GTIDs`);
+    }
     const plan: FullPlan = { ...(await prepareRestore(o, m)), pitr, notes: pitr.notes };
     // 3. Show the plan; a dry run ends here.
     o.onPitrPlan?.(plan);
     if (o.dryRun) return { plan };
     // 4. Load the backup, then replay the binlog from its snapshot point to the stop point.
     const replay = () =>
-      replayFiles(pitr.files, { src, target: o.target, flavor: m.server.flavor, binlogTool: tools.binlog, client: tools.client, noBinlog: o.noBinlog, signal: o.signal, onStep: (i) => o.onReplayFile?.(i, pitr.files.length) });
+      replayFiles(pitr.files, { src, target: o.target, flavor: m.server.flavor, binlogTool: tools.binlog, client: tools.client, noBinlog: o.noBinlog, signal: o.signal, tables, onStep: (i) => o.onReplayFile?.(i, pitr.files.length) });
     const load = await applyRestore(o, m, plan, started, replay, pitrParams(pitr));
     return { plan, load };
   } finally {
     await removeDir(work);
   }
+}
+
+/** The tables a partial replay keeps, and the schema each goes into. */
+function tableFilter(sel: Selection): TableFilter {
+  const tables = new Map<string, string>();
+  for (const c of sel.schemas) for (const t of c.tables) tables.set(`${c.schema}\u0000${t}`, c.target);
+  return { tables, schemas: new Map(sel.schemas.filter((c) => c.whole).map((c) => [c.schema, c.target])) };
 }
 
 function pitrParams(p: PitrPlan): Record<string, unknown> {

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMariaDB, type TestServer } from '../../helpers/mariadb.js';
 import { writeTestConfig, type TestConfig } from '../../helpers/config.js';
-import { cli } from '../../helpers/cli.js';
+import { cli, cliSpawn } from '../../helpers/cli.js';
+import { sleep, waitForStderr } from '../../helpers/wait.js';
 
 let source: TestServer;
 let target: TestServer;
@@ -100,6 +101,11 @@ describe('a partial restore', () => {
 
     const r = await cli(['restore', '--config', t.file, '--target', sourceDsn(), '--backup', backup.id, '--only', 'shop', '--rename', 'shop:shop_restored']);
     expect(r.code, r.stderr).toBe(0);
+    const after = await source.query('SELECT @@GLOBAL.gtid_slave_pos AS slave, @@GLOBAL.gtid_binlog_pos AS bin');
+    expect(after[0]?.slave).toBe(before[0]?.slave);
+    // Kept out of the source's binlog: nothing of it is archived or replicated.
+    expect(after[0]?.bin).toBe(before[0]?.bin);
+    expect(r.stdout).toMatch(/the target is the source itself: the restore is kept out of its binary log/);
     expect(await source.query('SELECT id, customer_id, amount FROM shop_restored.orders ORDER BY id')).toEqual(live);
     // Views and triggers came along, pointed at the new schema.
     expect(await source.query('SELECT id, name FROM shop_restored.big_orders ORDER BY id')).toEqual([{ id: 11, name: 'ann' }, { id: 12, name: 'bob' }]);
@@ -112,8 +118,7 @@ describe('a partial restore', () => {
     // The live schema is untouched, and so is the replication state.
     expect(await source.query('SELECT id, customer_id, amount FROM shop.orders ORDER BY id')).toEqual(live);
     expect(await source.query('SELECT id, note FROM shop.audit ORDER BY id')).toEqual(liveAudit);
-    const after = await source.query('SELECT @@GLOBAL.gtid_slave_pos AS slave');
-    expect(after[0]?.slave).toBe(before[0]?.slave);
+
 
     // Again: the schema now exists, so it is refused (unless forced, which is not tried on the source here).
     const again = await cli(['restore', '--config', t.file, '--target', sourceDsn(), '--backup', backup.id, '--only', 'shop', '--rename', 'shop:shop_restored']);
@@ -151,9 +156,6 @@ describe('a partial restore', () => {
     const unclosed = await cli(['restore', '--config', t.file, '--target', targetDsn(), '--backup', backup.id, '--only', '`shop']);
     expect(unclosed.code).toBe(2);
     expect(unclosed.stderr).toMatch(/unclosed backtick/);
-    const toPoint = await cli(['restore', '--config', t.file, '--target', targetDsn(), '--only', 'shop.orders']);
-    expect(toPoint.code).toBe(2);
-    expect(toPoint.stderr).toMatch(/--backup ID/);
     expect(await userSchemas(target)).toEqual([]);
   });
 
@@ -169,5 +171,94 @@ describe('a partial restore', () => {
     expect(whole.code, whole.stderr).toBe(0);
     expect(await target.query('SELECT id, amount FROM shop.orders ORDER BY id')).toEqual(await source.query('SELECT id, amount FROM shop.orders ORDER BY id'));
     await dropAll(target);
+  });
+});
+
+describe('a partial restore to a point in time', () => {
+  let own: TestServer;
+  let c: TestConfig;
+  beforeAll(async () => {
+    own = await startMariaDB();
+    await own.source(`
+      CREATE DATABASE shop; USE shop;
+      CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(20));
+      CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT, amount INT, CONSTRAINT fk_c FOREIGN KEY (customer_id) REFERENCES customers (id));
+      CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(50));
+      CREATE DATABASE other;
+      CREATE TABLE other.t (id INT PRIMARY KEY, v INT);
+      INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');
+      INSERT INTO orders VALUES (10, 1, 5);
+    `);
+    const account = await own.createBacktrackUser();
+    c = await writeTestConfig(own, account, { kind: 'fs' }, { source: { binlog: { uploadInterval: '300ms' } } });
+    expect((await cli(['backup', '--config', c.file])).code).toBe(0);
+  });
+  afterAll(async () => {
+    await own?.stop();
+  });
+
+  it('replays only the chosen tables, renamed, up to the point; the table equals the source table at that point', async () => {
+    const archiver = cliSpawn(['binlog', '--config', c.file]);
+    await waitForStderr(archiver, /binlog archiving started/);
+    // Changes to the chosen tables, mixed in one transaction with another schema's, and to tables not chosen.
+    await own.query("INSERT INTO shop.customers VALUES (3, 'cy')");
+    await own.query('INSERT INTO shop.orders VALUES (11, 3, 70), (12, 2, 8)');
+    await own.query('UPDATE shop.orders SET amount = amount + 1 WHERE id = 10');
+    await own.query("INSERT INTO shop.audit (note) VALUES ('x')");
+    const conn = await (await import('../../../src/mysql/connect.js')).connect(own.spec);
+    await conn.query('START TRANSACTION');
+    await conn.query('INSERT INTO other.t VALUES (1, 1)');
+    await conn.query('INSERT INTO shop.orders VALUES (13, 1, 9)');
+    await conn.query('COMMIT');
+    await conn.end();
+    await own.query('FLUSH BINARY LOGS');
+    await own.query('DELETE FROM shop.orders WHERE id = 13');
+    const atPoint = await own.query('SELECT id, customer_id, amount FROM shop.orders ORDER BY id');
+    const customersAtPoint = await own.query('SELECT id, name FROM shop.customers ORDER BY id');
+    await sleep(1100);
+    const T = new Date(Math.floor(Date.now() / 1000) * 1000 - 1).toISOString();
+    await sleep(1100);
+    // The accident, after the point.
+    await own.query('DELETE FROM shop.orders');
+    await own.query('INSERT INTO other.t VALUES (2, 2)');
+    await sleep(1500);
+    archiver.kill('SIGTERM');
+    await archiver;
+    const gapsBefore = (await cli(['list', '--config', c.file, '--json'])).json.sources[0].gaps;
+    const before = await own.query('SELECT @@GLOBAL.gtid_binlog_pos AS bin, @@GLOBAL.gtid_slave_pos AS slave');
+
+    const dry = await cli(['restore', '--config', c.file, '--target', `mysql://root@127.0.0.1:${own.port}`, '--to', T, '--only', 'shop.orders', '--only', 'shop.customers', '--rename', 'shop:shop_then', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/only the chosen tables' row changes are replayed \(\d+ transaction\(s\) touch them, \d+ others left out\), into shop_then/);
+    const r = await cli(['restore', '--config', c.file, '--target', `mysql://root@127.0.0.1:${own.port}`, '--to', T, '--only', 'shop.orders', '--only', 'shop.customers', '--rename', 'shop:shop_then']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await own.query('SELECT id, customer_id, amount FROM shop_then.orders ORDER BY id')).toEqual(atPoint);
+    expect(await own.query('SELECT id, name FROM shop_then.customers ORDER BY id')).toEqual(customersAtPoint);
+    expect(await own.query("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop_then' ORDER BY 1")).toEqual([{ t: 'customers' }, { t: 'orders' }]);
+    // The live tables and the other schema are as they were; the source's GTID state and the archive's gaps too.
+    expect(Number((await own.query('SELECT COUNT(*) AS n FROM shop.orders'))[0]?.n)).toBe(0);
+    expect(await own.query('SELECT id FROM other.t ORDER BY id')).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(await own.query('SELECT @@GLOBAL.gtid_binlog_pos AS bin, @@GLOBAL.gtid_slave_pos AS slave')).toEqual(before);
+    expect((await cli(['list', '--config', c.file, '--json'])).json.sources[0].gaps).toEqual(gapsBefore);
+    await own.query('DROP DATABASE shop_then');
+  });
+
+  it('stops before writing anything when a statement changes a chosen table inside the range', async () => {
+    const archiver = cliSpawn(['binlog', '--config', c.file]);
+    await waitForStderr(archiver, /binlog archiving started/);
+    await own.query('ALTER TABLE shop.customers ADD COLUMN email VARCHAR(50)');
+    await own.query("INSERT INTO shop.customers (id, name) VALUES (4, 'dee')");
+    await sleep(1500);
+    archiver.kill('SIGTERM');
+    await archiver;
+    const r = await cli(['restore', '--config', c.file, '--target', `mysql://root@127.0.0.1:${own.port}`, '--to', 'latest', '--only', 'shop.customers', '--rename', 'shop:shop_latest']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/holds a statement on shop.customers inside the replay range: "ALTER TABLE shop.customers ADD COLUMN email.*Restore to a point before it \(--to-position /);
+    expect(await own.query("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop_latest'")).toEqual([]);
+    // A table the statement does not touch still comes back to the newest transaction.
+    const ok = await cli(['restore', '--config', c.file, '--target', `mysql://root@127.0.0.1:${own.port}`, '--only', 'shop.orders', '--rename', 'shop:shop_latest']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(Number((await own.query('SELECT COUNT(*) AS n FROM shop_latest.orders'))[0]?.n)).toBe(0);
+    await own.query('DROP DATABASE shop_latest');
   });
 });

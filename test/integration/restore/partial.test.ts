@@ -171,6 +171,10 @@ describe('a partial restore', () => {
     expect(whole.code, whole.stderr).toBe(0);
     expect(await target.query('SELECT id, amount FROM shop.orders ORDER BY id')).toEqual(await source.query('SELECT id, amount FROM shop.orders ORDER BY id'));
     await dropAll(target);
+    // And it drills as before.
+    const drill = await cli(['verify', '--config', old.file, '--backup', b.json.backup.id, '--json']);
+    expect(drill.code, drill.stdout + drill.stderr).toBe(0);
+    expect(drill.json.checks.find((x: { name: string }) => x.name === 'rows').verdict).toBe('passed');
   });
 });
 

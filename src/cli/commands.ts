@@ -6,9 +6,10 @@ import { daemonCommand } from './daemon.js';
 import { pruneCommand } from './prune.js';
 import { binlogCommand } from './binlog.js';
 import { checkCommand } from './check.js';
+import { findCommand } from './find.js';
 import { helpCommand } from './help.js';
 import { listCommand } from './list.js';
 import { restoreCommand } from './restore.js';
 import { verifyCommand } from './verify.js';
 
-export const COMMANDS: Command[] = [daemonCommand, backupCommand, listCommand, verifyCommand, restoreCommand, binlogCommand, pruneCommand, auditCommand, checkCommand, helpCommand];
+export const COMMANDS: Command[] = [daemonCommand, backupCommand, listCommand, verifyCommand, restoreCommand, findCommand, binlogCommand, pruneCommand, auditCommand, checkCommand, helpCommand];

@@ -77,7 +77,7 @@ function parseParallel(v: string | undefined): number | undefined {
 export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a backup into a target server',
-  usage: 'backtrack restore --target DSN [--backup ID] [--to TIME | --to-gtid SET | --to-position FILE:POS] [--only SCHEMA[.TABLE]]... [--rename OLD:NEW]... [--dry-run] [--force] [--json]',
+  usage: 'backtrack restore --target DSN [--backup ID] [--to TIME | --to-gtid SET | --to-position FILE:POS | --before GTID|FILE:POS] [--only SCHEMA[.TABLE]]... [--rename OLD:NEW]... [--dry-run] [--force] [--json]',
   options: {
     target: { type: 'string', arg: 'DSN', description: 'server to restore into: mysql://user@host:port' },
     'target-password-file': { type: 'string', arg: 'FILE', description: 'file with the target password (or set BACKTRACK_TARGET_PASSWORD)' },
@@ -86,6 +86,7 @@ export const restoreCommand: Command = {
     to: { type: 'string', arg: 'TIME', description: 'point in time, ISO 8601 (no offset = UTC), or "latest"' },
     'to-gtid': { type: 'string', arg: 'SET', description: 'stop after this GTID (set) has been applied' },
     'to-position': { type: 'string', arg: 'FILE:POS', description: 'stop at this binlog position (a transaction boundary)' },
+    before: { type: 'string', arg: 'GTID|FILE:POS', description: 'stop right before this transaction (an accident backtrack find found): it and everything after it are left out' },
     'dry-run': { type: 'boolean', description: 'print the plan and stop' },
     force: { type: 'boolean', description: 'restore into a target that has user schemas: the backup\'s schemas are dropped first' },
     'force-overwrite-source': { type: 'boolean', description: 'allow the target to be the source server itself' },
@@ -114,7 +115,7 @@ export const restoreCommand: Command = {
     const parallel = parseParallel(str(ctx, 'parallel'));
     const loading = new Set<string>();
     let loaded = 0;
-    const pointFlags = { to: str(ctx, 'to'), toGtid: str(ctx, 'to-gtid'), toPosition: str(ctx, 'to-position') };
+    const pointFlags = { to: str(ctx, 'to'), toGtid: str(ctx, 'to-gtid'), toPosition: str(ctx, 'to-position'), before: str(ctx, 'before') };
     const only = strs(ctx, 'only').map(parseSelector);
     const renames = strs(ctx, 'rename').map(parseRename);
     const skipped: string[] = [];

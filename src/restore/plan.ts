@@ -211,6 +211,25 @@ function condition(point: TargetPoint, flavor: Flavor, snapshotGtid: string): Co
         done: () => false,
       };
     }
+    case 'before': {
+      const one = point.gtid ? parseGtid(flavor, point.gtid) : undefined;
+      const isIt = (trx: PlannedTrx, t: TransactionInfo) => (one ? t.gtid !== undefined && formatGtid(t.gtid) === formatGtid(one) : trx.file === point.file && trx.start === point.position);
+      return {
+        tooNew: () => undefined,
+        fromSidecar: ({ f, seg }) => {
+          if (one) return GtidSet.parse(flavor, seg.gtids).contains(one) ? 'scan' : 'include';
+          return comparePoints({ file: f.file, offset: seg.end }, { file: point.file as string, offset: point.position as number }) <= 0 ? 'include' : 'scan';
+        },
+        step: (trx, t) => {
+          if (isIt(trx, t)) return { stopBefore: true };
+          if (!one && trx.file === point.file && trx.start > (point.position as number)) {
+            return { stopBefore: false, error: `${point.file}:${point.position} is not the start of a transaction; the nearest starts are ${point.file}:${trx.start} and the ones before it (backtrack find lists them)` };
+          }
+          return 'include';
+        },
+        done: () => false,
+      };
+    }
     case 'gtid': {
       const target = parseGtidTarget(point.text, flavor);
       const reached = GtidSet.parse(flavor, snapshotGtid);
@@ -256,6 +275,11 @@ async function holdsExcluded(point: TargetPoint, cond: Condition, m: Manifest, t
     }
     if (tl.flavor === 'mysql' && !target.containsAll(held)) return `its snapshot GTID set ${held.toString()} holds transactions that are not part of ${point.text}`;
     return undefined;
+  }
+  if (point.kind === 'before') {
+    // The backup already holds the transaction: its GTID is in the snapshot's set, or it starts before the snapshot point.
+    if (point.gtid) return GtidSet.parse(tl.flavor, m.snapshot!.gtid).contains(parseGtid(tl.flavor, point.gtid)) ? `it already holds ${point.gtid}` : undefined;
+    return comparePoints({ file: point.file as string, offset: point.position as number }, P) < 0 ? `its snapshot point ${P.file}:${P.offset} is after ${point.file}:${point.position}` : undefined;
   }
   if (point.kind !== 'time') return undefined;
   const f = tl.files[startIdx] as ChainFile;
@@ -351,7 +375,7 @@ function endOfChain(point: TargetPoint, P: LogPoint, last: PlannedTrx | undefine
       { gap, nearestBefore: { time: lastTime, ...endPoint }, ...(later ? { nearestAfter: { backupId: later.id, time: later.startedAt } } : {}) },
     );
   }
-  if (point.kind === 'gtid') return { ok: false, reason: `${point.text} is not in the archived binlog after its snapshot (the archive ends at ${lastTime})` };
+  if (point.kind === 'gtid' || point.kind === 'before') return { ok: false, reason: `${point.text} is not in the archived binlog after its snapshot (the archive ends at ${lastTime}; backtrack find lists what is there)` };
   if (point.kind === 'position') return { ok: false, reason: `${point.file}:${point.position} is not in the archived binlog after its snapshot (the archive ends at ${endPoint.file}:${endPoint.offset})` };
   const notes: string[] = [];
   if (point.kind === 'time') notes.push(`no archived transaction is stamped after the target time; the newest archived transaction is at ${lastTime}, so the restore ends there (anything the source committed later and has not yet archived is not included)`);

@@ -15,6 +15,8 @@ export type TargetPoint =
   | { kind: 'time'; time: Date; seconds: number; text: string; assumedUtc: boolean; truncated: boolean }
   | { kind: 'gtid'; text: string }
   | { kind: 'position'; file: string; position: number }
+  /** --before: stop right before one transaction, named by its GTID or by FILE:POS of its start. */
+  | { kind: 'before'; text: string; gtid?: string; file?: string; position?: number }
   | { kind: 'latest' };
 
 /** Parse --to TIME. */
@@ -52,6 +54,15 @@ export function parsePosition(text: string): TargetPoint & { kind: 'position' } 
   return { kind: 'position', file: m[1] as string, position: Number(m[2]) };
 }
 
+/** Parse --before GTID | FILE:POS (a GTID is told apart by its shape: d-s-n, or uuid[:tag]:n). */
+export function parseBefore(text: string): TargetPoint & { kind: 'before' } {
+  const t = text.trim();
+  if (/^\d+-\d+-\d+$/.test(t) || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(:[a-z_][a-z0-9_]{0,31})?:\d+$/i.test(t)) return { kind: 'before', text: t, gtid: t };
+  const m = /^(.+):(\d+)$/.exec(t);
+  if (!m) throw new UsageError(`--before "${text}" must be one GTID (0-1-42, or uuid:42) or FILE:POS of a transaction's start (backtrack find prints both)`);
+  return { kind: 'before', text: t, file: m[1] as string, position: Number(m[2]) };
+}
+
 /** Parse --to-gtid SET for a flavor (validated early, with the flavor's expected form). */
 export function parseGtidTarget(text: string, flavor: Flavor): GtidSet {
   const set = GtidSet.parse(flavor, text);
@@ -60,9 +71,10 @@ export function parseGtidTarget(text: string, flavor: Flavor): GtidSet {
 }
 
 /** The point from the command-line flags (at most one may be given). */
-export function targetPointFromFlags(f: { to?: string | undefined; toGtid?: string | undefined; toPosition?: string | undefined }): TargetPoint {
-  const given = [f.to, f.toGtid, f.toPosition].filter((x) => x !== undefined);
-  if (given.length > 1) throw new UsageError('give only one of --to, --to-gtid, --to-position');
+export function targetPointFromFlags(f: { to?: string | undefined; toGtid?: string | undefined; toPosition?: string | undefined; before?: string | undefined }): TargetPoint {
+  const given = [f.to, f.toGtid, f.toPosition, f.before].filter((x) => x !== undefined);
+  if (given.length > 1) throw new UsageError('give only one of --to, --to-gtid, --to-position, --before');
+  if (f.before !== undefined) return parseBefore(f.before);
   if (f.to !== undefined) return f.to === 'latest' ? { kind: 'latest' } : parseTime(f.to);
   if (f.toGtid !== undefined) return { kind: 'gtid', text: f.toGtid };
   if (f.toPosition !== undefined) return parsePosition(f.toPosition);
@@ -78,6 +90,8 @@ export function describePoint(p: TargetPoint): string {
       return `every transaction up to and including GTID ${p.text}`;
     case 'position':
       return `every transaction up to ${p.file}:${p.position}`;
+    case 'before':
+      return `every transaction before ${p.gtid ? `GTID ${p.gtid}` : `the one that starts at ${p.file}:${p.position}`} (it and everything after it are left out)`;
     case 'latest':
       return 'the newest archived transaction';
   }

@@ -1,0 +1,122 @@
+/**
+ * Undo the accident: `find` lists the DELETE without WHERE and the DROP TABLE
+ * in the archived binlog, newest first, with their rows and SQL; `restore
+ * --before` their GTID (or position) brings the table back as it was just
+ * before, beside the live one on the source itself.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMariaDB, type TestServer } from '../../helpers/mariadb.js';
+import { writeTestConfig, type TestConfig } from '../../helpers/config.js';
+import { cli, cliSpawn } from '../../helpers/cli.js';
+import { sleep, waitForStderr } from '../../helpers/wait.js';
+
+let source: TestServer;
+let t: TestConfig;
+const before: Record<string, Array<Record<string, unknown>>> = {};
+
+beforeAll(async () => {
+  source = await startMariaDB();
+  await source.source(`
+    CREATE DATABASE shop; USE shop;
+    CREATE TABLE customers (id INT PRIMARY KEY, name VARCHAR(20));
+    CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT, amount INT);
+    CREATE DATABASE other;
+    CREATE TABLE other.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT);
+    INSERT INTO customers SELECT seq, CONCAT('c', seq) FROM seq_1_to_50;
+    INSERT INTO orders SELECT seq, 1 + seq % 50, seq * 3 FROM seq_1_to_300;
+  `);
+  const account = await source.createBacktrackUser();
+  t = await writeTestConfig(source, account, { kind: 'fs' }, { source: { binlog: { uploadInterval: '300ms' } } });
+  expect((await cli(['backup', '--config', t.file])).code).toBe(0);
+  const archiver = cliSpawn(['binlog', '--config', t.file]);
+  await waitForStderr(archiver, /binlog archiving started/);
+  const writes = async (n: number) => {
+    for (let i = 0; i < n; i++) await source.query('INSERT INTO other.t (v) VALUES (?)', [i]);
+  };
+  await writes(5);
+  await source.query('UPDATE shop.orders SET amount = amount + 1 WHERE id <= 10');
+  await source.query('FLUSH BINARY LOGS');
+  await writes(5);
+  before.orders = await source.query('SELECT id, customer_id, amount FROM shop.orders ORDER BY id');
+  await source.query('DELETE FROM shop.orders');
+  await writes(5);
+  await source.query('INSERT INTO shop.orders VALUES (1000, 1, 1)');
+  before.customers = await source.query('SELECT id, name FROM shop.customers ORDER BY id');
+  await source.query('DROP TABLE shop.customers');
+  await writes(5);
+  await sleep(1500);
+  archiver.kill('SIGTERM');
+  await archiver;
+});
+afterAll(async () => {
+  await source?.stop();
+});
+
+const sourceDsn = () => `mysql://root@127.0.0.1:${source.port}`;
+
+describe('finding and undoing an accident', () => {
+  it('find lists the DELETE without WHERE and the DROP TABLE, newest first, with rows, SQL and where to stop', async () => {
+    const r = await cli(['find', '--config', t.file, '--table', 'shop.*', '--statement', 'delete', '--statement', 'drop', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const [drop, del] = r.json.matches;
+    expect(drop).toMatchObject({ kinds: ['drop'], tables: [expect.objectContaining({ schema: 'shop', table: 'customers' })] });
+    expect(drop.statements[0]).toMatch(/DROP TABLE/i);
+    expect(drop.gtid).toMatch(/^0-1-\d+$/);
+    expect(del).toMatchObject({ kinds: ['delete'], tables: [{ schema: 'shop', table: 'orders', inserted: 0, updated: 0, deleted: 300, counted: true }], textMissing: false });
+    expect(del.statements[0]).toMatch(/DELETE FROM shop.orders/);
+    expect(r.json.matches).toHaveLength(2);
+    expect(r.json.scanned.files).toBeGreaterThanOrEqual(2);
+    // The text output names the restore that stops right before it.
+    const text = await cli(['find', '--config', t.file, '--table', 'shop.orders', '--min-rows', '100', '--until', new Date(Date.now() + 60_000).toISOString(), '--statement', 'dml', '--limit', '1']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^1 match\(es\) \(and 1 older ones; raise --limit\), newest first; searched .* of binlog in \d+ file\(s\)/);
+    expect(text.stdout).toMatch(/DELETE\s+gtid 0-1-\d+\s+\S+:\d+\n\s+shop.orders: 300 deleted\n\s+SQL\s+DELETE FROM shop.orders/);
+    expect(text.stdout).toMatch(/just before it: backtrack restore --before 0-1-\d+ --target \.\.\. \[--only shop.orders --rename shop:shop_before\]/);
+  });
+
+  it('restore --before the DELETE brings the table back as it was just before, beside the live one', async () => {
+    const found = (await cli(['find', '--config', t.file, '--table', 'shop.orders', '--statement', 'delete', '--json'])).json.matches[0];
+    const gtidBefore = await source.query('SELECT @@GLOBAL.gtid_binlog_pos AS g');
+    const dry = await cli(['restore', '--config', t.file, '--target', sourceDsn(), '--before', found.gtid, '--only', 'shop.orders', '--rename', 'shop:shop_before', '--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(new RegExp(`first out\\s+\\S+ gtid ${found.gtid} \\(${found.file}:${found.start}\\.\\.`));
+    const r = await cli(['restore', '--config', t.file, '--target', sourceDsn(), '--before', found.gtid, '--only', 'shop.orders', '--rename', 'shop:shop_before']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await source.query('SELECT id, customer_id, amount FROM shop_before.orders ORDER BY id')).toEqual(before.orders);
+    expect(await source.query('SELECT @@GLOBAL.gtid_binlog_pos AS g')).toEqual(gtidBefore);
+    expect(await source.query('SELECT id FROM shop.orders')).toEqual([{ id: 1000 }]);
+    await source.query('DROP DATABASE shop_before');
+    // By position too: FILE:POS of its start.
+    const byPos = await cli(['restore', '--config', t.file, '--target', sourceDsn(), '--before', `${found.file}:${found.start}`, '--only', 'shop.orders', '--rename', 'shop:shop_before']);
+    expect(byPos.code, byPos.stderr).toBe(0);
+    expect(Number((await source.query('SELECT COUNT(*) AS n FROM shop_before.orders'))[0]?.n)).toBe(before.orders!.length);
+    await source.query('DROP DATABASE shop_before');
+  });
+
+  it('restore --before the DROP TABLE brings the dropped table back', async () => {
+    const found = (await cli(['find', '--config', t.file, '--statement', 'drop', '--json'])).json.matches[0];
+    const r = await cli(['restore', '--config', t.file, '--target', sourceDsn(), '--before', found.gtid, '--only', 'shop.customers', '--rename', 'shop:shop_c']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await source.query('SELECT id, name FROM shop_c.customers ORDER BY id')).toEqual(before.customers);
+    await source.query('DROP DATABASE shop_c');
+  });
+
+  it('says what is wrong with bad input, with the documented exit codes', async () => {
+    const missing = await cli(['restore', '--config', t.file, '--target', 'mysql://root@127.0.0.1:1', '--before', '0-1-999999', '--dry-run']);
+    expect(missing.code).toBe(8);
+    expect(missing.stderr).toMatch(/0-1-999999 is not in the archived binlog.*backtrack find/);
+    const both = await cli(['restore', '--config', t.file, '--target', sourceDsn(), '--before', '0-1-5', '--to', 'latest']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/only one of --to, --to-gtid, --to-position, --before/);
+    const notStart = await cli(['restore', '--config', t.file, '--target', 'mysql://root@127.0.0.1:1', '--before', 'nonsense', '--dry-run']);
+    expect(notStart.code).toBe(2);
+    const kind = await cli(['find', '--config', t.file, '--statement', 'explode']);
+    expect(kind.code).toBe(2);
+    expect(kind.stderr).toMatch(/--statement "explode" is not one of drop, truncate/);
+    const when = await cli(['find', '--config', t.file, '--since', 'yesterday-ish']);
+    expect(when.code).toBe(2);
+    const none = await cli(['find', '--config', t.file, '--table', 'nosuch.*', '--json']);
+    expect(none.code).toBe(0);
+    expect(none.json.matches).toEqual([]);
+  });
+});

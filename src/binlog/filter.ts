@@ -19,7 +19,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { BacktrackError, BinlogUnreadableError } from '../errors.js';
 import { EventType, rowsEventShape } from '../mysql/binlog/events.js';
-import { MARIA_FL_STANDALONE } from '../mysql/binlog/gtid-events.js';
+import { MARIA_FL_STANDALONE, decodeMariaGtid, decodeMysqlGtid, decodeMysqlTaggedGtid } from '../mysql/binlog/gtid-events.js';
+import { formatGtid } from '../mysql/gtid.js';
 
 const HEADER = 19;
 const STMT_END_F = 0x0001;
@@ -57,10 +58,16 @@ export class BinlogTableFilter extends Transform {
   private done = false;
   /** Transactions kept and left out, for the log. */
   readonly counts = { kept: 0, dropped: 0 };
+  /** GTIDs of `skip` met (and left out). */
+  readonly skipped: string[] = [];
 
+  /**
+   * `chosen`: only these tables (undefined: every transaction as it is).
+   * `skip`: GTIDs of transactions to leave out whole (restore --skip).
+   */
   constructor(
-    private readonly chosen: TableFilter,
-    private readonly o: { file: string; start?: number | undefined; stop?: number | undefined },
+    private readonly chosen: TableFilter | undefined,
+    private readonly o: { file: string; start?: number | undefined; stop?: number | undefined; skip?: ReadonlySet<string> | undefined },
   ) {
     super();
   }
@@ -140,17 +147,46 @@ export class BinlogTableFilter extends Transform {
     return !this.group.some((x) => x.type === EventType.QUERY && x !== e && this.query(x).text.trim().toUpperCase() === 'BEGIN');
   }
 
+  /** The GTID of a group's first event, as text. */
+  private gtidOf(e: Ev): string | undefined {
+    const body = e.raw.subarray(HEADER);
+    if (e.type === EventType.MARIA_GTID) return formatGtid(decodeMariaGtid(body, e.raw.readUInt32LE(5), this.o.file).gtid);
+    if (e.type === EventType.MYSQL_GTID) {
+      const g = decodeMysqlGtid(body, this.o.file);
+      return g ? formatGtid(g) : undefined;
+    }
+    if (e.type === EventType.MYSQL_GTID_TAGGED) return formatGtid(decodeMysqlTaggedGtid(body, this.o.file).gtid);
+    return undefined;
+  }
+
   private endGroup(): void {
     const group = this.group;
     this.group = [];
     this.tableIds.clear();
+    const gtid = this.o.skip?.size ? this.gtidOf(group[0] as Ev) : undefined;
+    if (gtid !== undefined && this.o.skip?.has(gtid)) {
+      const ddl = group.find((e) => e.type === EventType.QUERY && !/^\s*(BEGIN|COMMIT|ROLLBACK)\s*$/i.test(this.query(e).text));
+      if (ddl) {
+        throw new FilteredStatementError(
+          `--skip ${gtid} (${this.o.file}:${(group[0] as Ev).pos}) is a statement, not row changes: "${this.query(ddl).text.slice(0, 200)}". Leaving out DDL (or statement-format DML) changes what every later transaction was written against, so it is refused; restore --before it instead`,
+        );
+      }
+      this.skipped.push(gtid);
+      this.counts.dropped++;
+      return;
+    }
+    if (!this.chosen) {
+      this.counts.kept++;
+      for (const e of group) this.push(e.raw);
+      return;
+    }
     const out: Buffer[] = [];
     let rows = 0;
     let lastKeptRows = -1;
     for (const e of group) {
       if (e.type === EventType.TABLE_MAP) {
         const tm = this.tableMap(e);
-        const to = this.chosen.tables.get(`${tm.schema}\u0000${tm.table}`);
+        const to = this.chosen?.tables.get(`${tm.schema}\u0000${tm.table}`);
         if (to === undefined) continue;
         this.tableIds.set(tm.id, to);
         out.push(this.rewriteTableMap(e, tm, to));
@@ -195,6 +231,7 @@ export class BinlogTableFilter extends Transform {
 
   /** A statement that names a chosen table (or is DDL in a chosen schema) cannot be left out or rewritten exactly. */
   private refuseIfChosen(e: Ev, q: { db: string; text: string }): void {
+    if (!this.chosen) return;
     const names = (s: string) => [`\`${s.replace(/`/g, '``')}\``, ...(/^\w+$/.test(s) ? [s] : [])].map((x) => x.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&'));
     const hits: string[] = [];
     for (const key of this.chosen.tables.keys()) {

@@ -176,3 +176,36 @@ export async function findTransactions(timelines: Timeline[], q: FindQuery, src:
   const order = kept.map((m, i) => ({ m, i })).sort((a, b) => (a.m.time < b.m.time ? 1 : a.m.time > b.m.time ? -1 : b.i - a.i));
   return { matches: order.map((x) => x.m), more, scanned, gaps };
 }
+
+/**
+ * For restore --skip: the tables each skipped transaction changed, and every
+ * later transaction in the replay range that changed one of them (they may
+ * fail, or come out different, without the skipped one).
+ */
+export async function laterOnSameTables(
+  steps: Array<{ file: string; chain: Timeline['files'][number]; start?: number | undefined; stop?: number | undefined }>,
+  flavor: Timeline['flavor'],
+  skip: ReadonlySet<string>,
+  src: SegmentSource,
+): Promise<{ skipped: Match[]; later: Match[] }> {
+  const skipped: Match[] = [];
+  const later: Match[] = [];
+  const touched = new Set<string>();
+  for (const s of steps) {
+    const parser = new BinlogParser(flavor, {
+      name: s.file,
+      detail: true,
+      onTransaction: (t) => {
+        if ((s.start !== undefined && t.start < s.start) || (s.stop !== undefined && t.end > s.stop)) return;
+        const m = describe(t, s.file, '');
+        const keys = m.tables.map((x) => `${x.schema}.${x.table}`);
+        if (m.gtid && skip.has(m.gtid)) {
+          skipped.push(m);
+          keys.forEach((k) => touched.add(k));
+        } else if (keys.some((k) => touched.has(k))) later.push(m);
+      },
+    });
+    for await (const chunk of fileBytes(src, s.chain, 0, s.stop ?? s.chain.end)) parser.push(chunk);
+  }
+  return { skipped, later };
+}

@@ -42,6 +42,8 @@ export interface ReplayOptions {
   onStep?: (i: number) => void;
   /** A partial restore: replay only these tables' row changes, under their new schema names (filter.ts), without the target's binlog. */
   tables?: TableFilter | undefined;
+  /** restore --skip: leave these transactions (GTIDs) out. */
+  skip?: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -99,13 +101,18 @@ export async function replayFiles(steps: ReplayStep[], o: ReplayOptions): Promis
  */
 async function replayOne(s: ReplayStep, clientStdin: NodeJS.WritableStream, o: ReplayOptions): Promise<unknown> {
   // A filtered file has its own positions: the filter applies the plan's start and stop itself.
-  const args = o.tables ? binlogReplayArgs({ noBinlog: true, flavor: o.flavor, withoutSourceGtids: true }) : binlogReplayArgs({ start: s.start, stop: s.stop, noBinlog: o.noBinlog });
+  const filtered = o.tables !== undefined || (o.skip?.size ?? 0) > 0;
+  const args = o.tables
+    ? binlogReplayArgs({ noBinlog: true, flavor: o.flavor, withoutSourceGtids: true })
+    : filtered
+      ? binlogReplayArgs({ noBinlog: o.noBinlog })
+      : binlogReplayArgs({ start: s.start, stop: s.stop, noBinlog: o.noBinlog });
   const decoder = spawnStage({ command: o.binlogTool, args: [...args, '-'], label: `${o.binlogTool} (${s.file})` }, 'pipe', clientStdin as unknown as Writable, o.signal);
   const decoded = decoder.exit.then(() => undefined, (e: unknown) => e);
   const segs = s.chain.segments.filter((x) => s.stop === undefined || x.start < s.stop);
   const bytes = () => Readable.from(fileBytes(o.src, s.chain, 0, s.stop ?? s.chain.end));
-  const feed = o.tables
-    ? pipeline(bytes(), new BinlogTableFilter(o.tables, { file: s.file, start: s.start, stop: s.stop }), decoder.child.stdin!)
+  const feed = filtered
+    ? pipeline(bytes(), new BinlogTableFilter(o.tables, { file: s.file, start: s.start, stop: s.stop, skip: o.skip }), decoder.child.stdin!)
     : tiled(segs)
       ? feedLinked(o, segs, decoder.child.stdin!, decoded)
       : pipeline(bytes(), decoder.child.stdin!);
@@ -126,14 +133,15 @@ async function replayOne(s: ReplayStep, clientStdin: NodeJS.WritableStream, o: R
  * anything is written: a statement on a chosen table in the range stops the
  * restore here, not half way. Returns the transactions kept and left out.
  */
-export async function checkFilteredReplay(steps: ReplayStep[], o: Pick<ReplayOptions, 'src' | 'signal'> & { tables: TableFilter }): Promise<{ kept: number; dropped: number }> {
-  const total = { kept: 0, dropped: 0 };
+export async function checkFilteredReplay(steps: ReplayStep[], o: Pick<ReplayOptions, 'src' | 'signal' | 'tables' | 'skip'>): Promise<{ kept: number; dropped: number; skipped: string[] }> {
+  const total = { kept: 0, dropped: 0, skipped: [] as string[] };
   for (const s of steps) {
-    const filter = new BinlogTableFilter(o.tables, { file: s.file, start: s.start, stop: s.stop });
+    const filter = new BinlogTableFilter(o.tables, { file: s.file, start: s.start, stop: s.stop, skip: o.skip });
     const discard = new Writable({ write: (_c, _e, cb) => cb() });
     await pipeline(Readable.from(fileBytes(o.src, s.chain, 0, s.stop ?? s.chain.end)), filter, discard, o.signal ? { signal: o.signal } : {});
     total.kept += filter.counts.kept;
     total.dropped += filter.counts.dropped;
+    total.skipped.push(...filter.skipped);
   }
   return total;
 }

@@ -86,6 +86,7 @@ export const restoreCommand: Command = {
     to: { type: 'string', arg: 'TIME', description: 'point in time, ISO 8601 (no offset = UTC), or "latest"' },
     'to-gtid': { type: 'string', arg: 'SET', description: 'stop after this GTID (set) has been applied' },
     'to-position': { type: 'string', arg: 'FILE:POS', description: 'stop at this binlog position (a transaction boundary)' },
+    skip: { type: 'string', multiple: true, arg: 'GTID', description: 'replay to the point but leave this transaction out (repeatable); the plan lists later transactions on the same tables' },
     before: { type: 'string', arg: 'GTID|FILE:POS', description: 'stop right before this transaction (an accident backtrack find found): it and everything after it are left out' },
     'dry-run': { type: 'boolean', description: 'print the plan and stop' },
     force: { type: 'boolean', description: 'restore into a target that has user schemas: the backup\'s schemas are dropped first' },
@@ -119,7 +120,7 @@ export const restoreCommand: Command = {
     const only = strs(ctx, 'only').map(parseSelector);
     const renames = strs(ctx, 'rename').map(parseRename);
     const skipped: string[] = [];
-    const wantsPoint = Object.values(pointFlags).some((v) => v !== undefined) || str(ctx, 'backup') === undefined;
+    const wantsPoint = Object.values(pointFlags).some((v) => v !== undefined) || str(ctx, 'backup') === undefined || strs(ctx, 'skip').length > 0;
     const common = {
       cfg: ctx.cfg,
       source,
@@ -160,6 +161,7 @@ export const restoreCommand: Command = {
       ? await restoreToPoint({
           ...common,
           point: targetPointFromFlags(pointFlags),
+          skip: strs(ctx, 'skip'),
           onPitrPlan: (p) => ctx.say(renderPlan(p, dryRun)),
           onReplayFile: (_i, total) => {
             progress.done();

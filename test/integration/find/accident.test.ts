@@ -101,6 +101,37 @@ describe('finding and undoing an accident', () => {
     await source.query('DROP DATABASE shop_c');
   });
 
+  it('restore --skip leaves the DELETE out and keeps every later write, naming the later ones on the same table', async () => {
+    const other = await startMariaDB({ profile: 'scratch' });
+    try {
+      const del = (await cli(['find', '--config', t.file, '--table', 'shop.orders', '--statement', 'delete', '--json'])).json.matches[0];
+      const dsn = `mysql://root@127.0.0.1:${other.port}`;
+      const dry = await cli(['restore', '--config', t.file, '--target', dsn, '--skip', del.gtid, '--dry-run']);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(new RegExp(`left out \\(--skip\\): ${del.gtid} \\(${del.file}:${del.start}, .*shop.orders\\)`));
+      expect(dry.stdout).toMatch(/1 later transaction\(s\) change the same tables .*shop.orders/);
+      const r = await cli(['restore', '--config', t.file, '--target', dsn, '--skip', del.gtid]);
+      expect(r.code, r.stderr).toBe(0);
+      // Every order as before the DELETE, plus the one written after it; the DROP after it is replayed too.
+      expect(await other.query('SELECT id, customer_id, amount FROM shop.orders ORDER BY id')).toEqual([...before.orders!, { id: 1000, customer_id: 1, amount: 1 }]);
+      expect(await other.query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'shop' AND TABLE_NAME = 'customers'")).toEqual([]);
+      expect(Number((await other.query('SELECT COUNT(*) AS n FROM other.t'))[0]?.n)).toBe(Number((await source.query('SELECT COUNT(*) AS n FROM other.t'))[0]?.n));
+      // A DDL transaction cannot be left out: refused before anything is written.
+      const drop = (await cli(['find', '--config', t.file, '--statement', 'drop', '--json'])).json.matches[0];
+      await other.query('DROP DATABASE shop');
+      await other.query('DROP DATABASE other');
+      const refused = await cli(['restore', '--config', t.file, '--target', dsn, '--skip', drop.gtid]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/--skip 0-1-\d+ .* is a statement, not row changes: "DROP TABLE.*restore --before it instead/);
+      expect(await other.query("SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'shop'")).toEqual([]);
+      const unknown = await cli(['restore', '--config', t.file, '--target', dsn, '--skip', '0-1-999999', '--dry-run']);
+      expect(unknown.code).toBe(8);
+      expect(unknown.stderr).toMatch(/--skip 0-1-999999: not a transaction of the replay range/);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('says what is wrong with bad input, with the documented exit codes', async () => {
     const missing = await cli(['restore', '--config', t.file, '--target', 'mysql://root@127.0.0.1:1', '--before', '0-1-999999', '--dry-run']);
     expect(missing.code).toBe(8);

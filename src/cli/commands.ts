@@ -7,9 +7,10 @@ import { pruneCommand } from './prune.js';
 import { binlogCommand } from './binlog.js';
 import { checkCommand } from './check.js';
 import { findCommand } from './find.js';
+import { undoCommand } from './undo.js';
 import { helpCommand } from './help.js';
 import { listCommand } from './list.js';
 import { restoreCommand } from './restore.js';
 import { verifyCommand } from './verify.js';
 
-export const COMMANDS: Command[] = [daemonCommand, backupCommand, listCommand, verifyCommand, restoreCommand, findCommand, binlogCommand, pruneCommand, auditCommand, checkCommand, helpCommand];
+export const COMMANDS: Command[] = [daemonCommand, backupCommand, listCommand, verifyCommand, restoreCommand, findCommand, undoCommand, binlogCommand, pruneCommand, auditCommand, checkCommand, helpCommand];

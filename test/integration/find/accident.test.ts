@@ -24,6 +24,10 @@ beforeAll(async () => {
     CREATE TABLE other.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT);
     INSERT INTO customers SELECT seq, CONCAT('c', seq) FROM seq_1_to_50;
     INSERT INTO orders SELECT seq, 1 + seq % 50, seq * 3 FROM seq_1_to_300;
+    CREATE TABLE prices (id INT PRIMARY KEY, p INT, note VARCHAR(20));
+    INSERT INTO prices SELECT seq, seq * 7, CONCAT('n', seq) FROM seq_1_to_20;
+    CREATE TABLE coupons (id INT PRIMARY KEY, code VARCHAR(10));
+    INSERT INTO coupons SELECT seq, CONCAT('c-', seq) FROM seq_1_to_10;
   `);
   const account = await source.createBacktrackUser();
   t = await writeTestConfig(source, account, { kind: 'fs' }, { source: { binlog: { uploadInterval: '300ms' } } });
@@ -44,6 +48,11 @@ beforeAll(async () => {
   before.customers = await source.query('SELECT id, name FROM shop.customers ORDER BY id');
   await source.query('DROP TABLE shop.customers');
   await writes(5);
+  before.prices = await source.query('SELECT id, p, note FROM shop.prices ORDER BY id');
+  before.coupons = await source.query('SELECT id, code FROM shop.coupons ORDER BY id');
+  await source.query('UPDATE shop.prices SET p = 0');
+  await source.query('DELETE FROM shop.coupons');
+  await writes(3);
   await sleep(1500);
   archiver.kill('SIGTERM');
   await archiver;
@@ -56,7 +65,7 @@ const sourceDsn = () => `mysql://root@127.0.0.1:${source.port}`;
 
 describe('finding and undoing an accident', () => {
   it('find lists the DELETE without WHERE and the DROP TABLE, newest first, with rows, SQL and where to stop', async () => {
-    const r = await cli(['find', '--config', t.file, '--table', 'shop.*', '--statement', 'delete', '--statement', 'drop', '--json']);
+    const r = await cli(['find', '--config', t.file, '--table', 'shop.orders', '--table', 'shop.cust*', '--statement', 'delete', '--statement', 'drop', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const [drop, del] = r.json.matches;
     expect(drop).toMatchObject({ kinds: ['drop'], tables: [expect.objectContaining({ schema: 'shop', table: 'customers' })] });
@@ -130,6 +139,51 @@ describe('finding and undoing an accident', () => {
     } finally {
       await other.stop();
     }
+  });
+
+  it('undo prints the reverse of an UPDATE and a DELETE without WHERE; applied to a copy it gives the rows back', async () => {
+    const copy = await startMariaDB({ profile: 'scratch' });
+    try {
+      const upd = (await cli(['find', '--config', t.file, '--table', 'shop.prices', '--statement', 'update', '--json'])).json.matches[0];
+      const del = (await cli(['find', '--config', t.file, '--table', 'shop.coupons', '--statement', 'delete', '--json'])).json.matches[0];
+      const u1 = await cli(['undo', '--config', t.file, '--gtid', upd.gtid]);
+      expect(u1.code, u1.stderr).toBe(0);
+      expect(u1.stdout).toMatch(/^-- backtrack undo --gtid 0-1-\d+: the reverse of /);
+      expect(u1.stdout).toMatch(/BINLOG ADMIN/);
+      // Readable, with the column names of the table's definition.
+      expect(u1.stdout).toMatch(/-- UPDATE `shop`.`prices`\n-- WHERE\n--\s+id=1 .*\n--\s+p=0 /);
+      const u2 = await cli(['undo', '--config', t.file, '--gtid', del.gtid]);
+      expect(u2.code, u2.stderr).toBe(0);
+      expect(u2.stdout).toMatch(/-- INSERT INTO `shop`.`coupons`/);
+      // A copy of the source as it is now (the accidents included), then the undo applied to it.
+      const r = await cli(['restore', '--config', t.file, '--target', `mysql://root@127.0.0.1:${copy.port}`]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(Number((await copy.query('SELECT COUNT(*) AS n FROM shop.coupons'))[0]?.n)).toBe(0);
+      await copy.source(u1.stdout);
+      await copy.source(u2.stdout);
+      expect(await copy.query('SELECT id, p, note FROM shop.prices ORDER BY id')).toEqual(before.prices);
+      expect(await copy.query('SELECT id, code FROM shop.coupons ORDER BY id')).toEqual(before.coupons);
+      // Audited.
+      const audit = await cli(['audit', '--config', t.file, '--json']);
+      expect(audit.json.events.filter((e: { action: string }) => e.action === 'undo').map((e: { params: { gtid: string } }) => e.params.gtid)).toEqual(expect.arrayContaining([upd.gtid, del.gtid]));
+    } finally {
+      await copy.stop();
+    }
+  });
+
+  it('undo refuses what it cannot reverse exactly, and says what to do instead', async () => {
+    const del = (await cli(['find', '--config', t.file, '--table', 'shop.orders', '--statement', 'delete', '--json'])).json.matches[0];
+    const later = await cli(['undo', '--config', t.file, '--gtid', del.gtid]);
+    expect(later.code).toBe(1);
+    expect(later.stderr).toMatch(/cannot be undone exactly: 1 later transaction\(s\) changed the same tables .*restore --skip/);
+    const drop = (await cli(['find', '--config', t.file, '--statement', 'drop', '--json'])).json.matches[0];
+    const ddl = await cli(['undo', '--config', t.file, '--gtid', drop.gtid]);
+    expect(ddl.code).toBe(1);
+    expect(ddl.stderr).toMatch(/holds DDL \(drop\).*restore --before/);
+    const missing = await cli(['undo', '--config', t.file, '--gtid', '0-1-999999']);
+    expect(missing.code).toBe(8);
+    const none = await cli(['undo', '--config', t.file]);
+    expect(none.code).toBe(2);
   });
 
   it('says what is wrong with bad input, with the documented exit codes', async () => {

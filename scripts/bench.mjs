@@ -23,6 +23,9 @@
 //           fresh scratch server; and a partial restore (--only) of a table a
 //           tenth of the backup's size: bytes read and time against the full
 //           restore; with --rss-scale N also backup RSS at N x the data
+//   find    backtrack find for one table's DROP in --binlog-mb (default 1100) of
+//           archived binlog (files of 256 MB, the DROP in the middle), with the
+//           segment indexes and with --full-scan; seconds and MB/s read
 //   parse   the binlog reader the archiver runs on every byte, over --parse-mb
 //           (default 300) of a row-format binlog with inserts, updates and
 //           deletes: boundaries only (what archiving does) and with row-level
@@ -31,7 +34,7 @@
 //
 // Usage: scripts/bench [--size-mb 380] [--runs 3] [--rss-scale 4] [--lag-seconds 120]
 //                      [--tps 200] [--binlog-mb 1100] [--old-bin PATH]
-//                      [--parse-mb 300] [--only backup,lag,replay,drill,pitr,parse,tables]
+//                      [--parse-mb 300] [--only backup,lag,replay,drill,pitr,parse,tables,find]
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -364,9 +367,70 @@ try {
   if (only.has('parse')) results.parse = await parseBench();
   // ---- the table-by-table layout ------------------------------------------------
   if (only.has('tables')) results.tables = await tablesBench();
+  // ---- find -----------------------------------------------------------------------
+  if (only.has('find')) results.find = await findBench();
 } finally {
   await source.stop();
   await s3.close();
+}
+
+/** find for one table's DROP in a long archived binlog, with and without the segment indexes. */
+async function findBench() {
+  const MB = Number(opt['binlog-mb']);
+  await sql(source, 'CREATE DATABASE IF NOT EXISTS finddb');
+  await sql(source, 'CREATE TABLE IF NOT EXISTS finddb.t (id BIGINT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(64), at DATETIME(6))');
+  await sql(source, 'CREATE TABLE IF NOT EXISTS finddb.victim (id INT PRIMARY KEY)');
+  await sql(source, 'SET GLOBAL max_binlog_size = 268435456');
+  const cfg = writeConfig('find', source, pwFile, { url: path.join(work, 'findrepo') }, { backup: { databases: ['finddb'] }, binlog: { uploadInterval: '2s' } });
+  await run(BIN, ['backup', '--config', cfg]);
+  const archiver = spawn(BIN, ['binlog', '--config', cfg], { env: { ...process.env, BACKTRACK_LOG_LEVEL: 'warn' }, stdio: 'ignore' });
+  const binlogBytes = async () => (await sql(source, 'SHOW BINARY LOGS')).reduce((a, r) => a + Number(r.File_size), 0);
+  const start = await binlogBytes();
+  log(`find: writing ${MB} MB of binlog, the DROP in the middle`);
+  const c = await connect(source.spec);
+  let dropped = false;
+  try {
+    while ((await binlogBytes()) - start < MB * 1024 * 1024) {
+      await c.query('INSERT INTO finddb.t (v, at) SELECT MD5(RAND()), NOW(6) FROM seq_1_to_20000');
+      if (!dropped && (await binlogBytes()) - start >= (MB * 1024 * 1024) / 2) {
+        await c.query('DROP TABLE finddb.victim');
+        dropped = true;
+      }
+    }
+    await c.query("INSERT INTO finddb.t (v, at) VALUES ('last', NOW(6))");
+  } finally {
+    await closeQuietly(c);
+  }
+  const [{ g: lastGtid }] = await sql(source, 'SELECT @@gtid_binlog_pos AS g');
+  for (;;) {
+    const found = JSON.parse(await run(BIN, ['find', '--config', cfg, '--gtid', lastGtid, '--json']).catch(() => '{}'));
+    if (found.matches?.length) break;
+    await new Promise((r) => setTimeout(r, 3000));
+  }
+  // The closed files are whole (one segment each) once consolidated: wait for that.
+  await new Promise((r) => setTimeout(r, 5000));
+  archiver.kill('SIGINT');
+  await new Promise((r) => archiver.on('exit', r));
+  const runs = { index: [], full: [] };
+  let last;
+  for (let i = 0; i < RUNS; i++) {
+    for (const what of i % 2 ? ['full', 'index'] : ['index', 'full']) {
+      const t0 = process.hrtime.bigint();
+      const out = JSON.parse(await run(BIN, ['find', '--config', cfg, '--table', 'finddb.victim', '--statement', 'drop', '--json', ...(what === 'full' ? ['--full-scan'] : [])]));
+      runs[what].push({ seconds: Number(process.hrtime.bigint() - t0) / 1e9, readMB: out.scanned.bytes / 1048576, skippedMB: out.scanned.skippedByIndex.bytes / 1048576, matches: out.matches.length });
+      last = out;
+      log(`find run ${i + 1} ${what}: ${runs[what].at(-1).seconds.toFixed(2)}s, read ${runs[what].at(-1).readMB.toFixed(0)} MB`);
+    }
+  }
+  const med = (k) => median(runs[k].map((x) => x.seconds));
+  return {
+    binlogMiB: ((await binlogBytes()) - start) / 1048576,
+    files: (await sql(source, 'SHOW BINARY LOGS')).length,
+    runs,
+    medianSeconds: { index: med('index'), full: med('full') },
+    fullScanMBps: runs.full[0].readMB / med('full'),
+    found: last?.matches?.length,
+  };
 }
 
 /** Backup and restore of the table-by-table layout against the plain pipelines, alternating. */

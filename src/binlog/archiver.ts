@@ -26,6 +26,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { ChecksumError, LockHeldError, asBacktrackError } from '../errors.js';
+import { IndexBuilder, mergeIndexes, type SegmentIndex } from './segment-index.js';
 import { BinlogParser, type Problem, type TransactionInfo } from '../mysql/binlog/parser.js';
 import { withClientCredentials } from '../mysql/client.js';
 import { closeQuietly, connect, type ConnectionSpec } from '../mysql/connect.js';
@@ -76,6 +77,8 @@ interface RangeStats {
   minTimestamp?: number | undefined;
   maxTimestamp?: number | undefined;
   problems?: Problem[] | undefined;
+  /** What find needs to pass over the segment (built as transactions come, or merged from folded pieces). */
+  index?: IndexBuilder | SegmentIndex | undefined;
 }
 
 /** One spool file being followed. */
@@ -106,7 +109,7 @@ interface Session {
   lost: AbortSignal;
 }
 
-const newStats = (flavor: Flavor): RangeStats => ({ transactions: 0, gtids: new GtidSet(flavor) });
+const newStats = (flavor: Flavor): RangeStats => ({ transactions: 0, gtids: new GtidSet(flavor), index: new IndexBuilder() });
 
 /** The default replica server id: stable per source, above the usual ranges. */
 export function defaultReplicaServerId(source: string): number {
@@ -333,6 +336,8 @@ export class BinlogArchiver {
     const f: Followed = { name, readUpTo: 0, uploadedUpTo, pieces: [...pieces], whole: newStats(flavor), pending: newStats(flavor), parser: undefined as unknown as BinlogParser };
     f.parser = new BinlogParser(flavor, {
       name,
+      // Tables, row counts and statement texts: the segment index find uses.
+      detail: true,
       onProblem: (p) => {
         for (const st of p.pos >= f.uploadedUpTo ? [f.whole, f.pending] : [f.whole]) addProblem(st, p);
         this.log.warn({ file: name, offset: p.pos, type: p.type, kind: p.kind }, p.message);
@@ -390,7 +395,7 @@ export class BinlogArchiver {
     const fanout = this.o.source.binlog.foldPieces;
     for (let run = nextFold(f.pieces, fanout); run; run = nextFold(f.pieces, fanout)) {
       const facts = mergedFacts(run, s.info.flavor);
-      const stats: RangeStats = { transactions: facts.transactions, first: facts.firstTransaction, last: facts.lastTransaction, gtids: GtidSet.parse(s.info.flavor, facts.gtids), minTimestamp: facts.minTimestamp, maxTimestamp: facts.maxTimestamp, firstEventTime: isoSeconds(facts.firstEventTime), lastEventTime: isoSeconds(facts.lastEventTime), problems: facts.problems };
+      const stats: RangeStats = { transactions: facts.transactions, first: facts.firstTransaction, last: facts.lastTransaction, gtids: GtidSet.parse(s.info.flavor, facts.gtids), minTimestamp: facts.minTimestamp, maxTimestamp: facts.maxTimestamp, firstEventTime: isoSeconds(facts.firstEventTime), lastEventTime: isoSeconds(facts.lastEventTime), problems: facts.problems, index: mergeIndexes(run.map((p) => p.index)) };
       const folded = await this.putSegment(s, f, 'piece', facts.start, facts.end, stats, facts.closed, facts.level);
       await this.verifyStored(folded);
       for (const p of run) await this.o.repo.deleteSegment(p);
@@ -463,6 +468,7 @@ export class BinlogArchiver {
       ...(st.minTimestamp !== undefined ? { minTimestamp: st.minTimestamp, maxTimestamp: st.maxTimestamp } : {}),
       ...(st.problems?.length ? { problems: st.problems } : {}),
       gtids: st.gtids.toString(),
+      ...(st.index ? { index: st.index instanceof IndexBuilder ? st.index.build() : st.index } : {}),
       object: { name: objectName, size: stored.size, sha256: stored.sha256, rawSize: stored.rawSize, encryption: this.o.cfg.repository.encryption ? 'age' : null },
       server: { flavor: s.info.flavor, serverId: s.info.identity.serverId, hostname: s.info.identity.hostname, port: s.info.identity.port, ...(s.info.identity.serverUuid ? { serverUuid: s.info.identity.serverUuid } : {}) },
       archivedAt: new Date().toISOString(),
@@ -486,6 +492,7 @@ function addTrx(s: RangeStats, t: TransactionInfo): void {
   s.minTimestamp = Math.min(s.minTimestamp ?? t.timestamp, t.timestamp);
   s.maxTimestamp = Math.max(s.maxTimestamp ?? t.timestamp, t.timestamp);
   if (t.gtid) s.gtids.add(t.gtid);
+  if (s.index instanceof IndexBuilder) s.index.add(t);
 }
 
 /** An ISO time back to Unix seconds (sidecars keep event times as ISO text). */

@@ -11,6 +11,7 @@ import { formatGtid } from '../mysql/gtid.js';
 import type { Selector } from '../restore/select.js';
 import type { Gap, Timeline } from './chain.js';
 import { fileBytes, type SegmentSource } from './segments.js';
+import { cannotMatch } from './segment-index.js';
 
 export const DDL_KINDS = ['drop', 'truncate', 'alter', 'rename', 'create'] as const;
 export const DML_KINDS = ['delete', 'update', 'insert'] as const;
@@ -27,6 +28,8 @@ export interface FindQuery {
   until?: number | undefined;
   /** The newest this many matches are kept. */
   limit: number;
+  /** Read every file, ignoring the segment indexes (to measure them). */
+  fullScan?: boolean | undefined;
 }
 
 export interface Match {
@@ -37,7 +40,8 @@ export interface Match {
   start: number;
   end: number;
   kinds: Kind[];
-  tables: Array<{ schema: string; table: string; inserted: number; updated: number; deleted: number; counted: boolean }>;
+  /** Each table with its rows changed and the kinds of change made to it. */
+  tables: Array<{ schema: string; table: string; inserted: number; updated: number; deleted: number; counted: boolean; kinds: Kind[] }>;
   statements: string[];
   /** Row changes without the statement that made them (the server did not write it). */
   textMissing: boolean;
@@ -47,7 +51,7 @@ export interface FindResult {
   matches: Match[];
   /** Matches beyond the limit, left out (older ones). */
   more: number;
-  scanned: { files: number; bytes: number; transactions: number; seconds: number };
+  scanned: { files: number; bytes: number; transactions: number; seconds: number; skippedByIndex: { files: number; bytes: number } };
   gaps: Gap[];
 }
 
@@ -84,20 +88,24 @@ export function ddlOf(text: string, schema: string | undefined): { kind: Kind; t
 }
 
 /** What one transaction is, for matching and for the output. */
-function describe(t: TransactionInfo, file: string, timeline: string): Match {
+export function describe(t: TransactionInfo, file: string, timeline: string): Match {
   const kinds = new Set<Kind>();
   const tables = new Map<string, Match['tables'][number]>();
   for (const c of t.tables ?? []) {
-    tables.set(`${c.schema}\u0000${c.table}`, { schema: c.schema, table: c.table, inserted: c.inserted, updated: c.updated, deleted: c.deleted, counted: c.counted });
-    if (c.inserted) kinds.add('insert');
-    if (c.updated) kinds.add('update');
-    if (c.deleted) kinds.add('delete');
+    const own: Kind[] = [...(c.inserted ? ['insert' as const] : []), ...(c.updated ? ['update' as const] : []), ...(c.deleted ? ['delete' as const] : [])];
+    tables.set(`${c.schema}\u0000${c.table}`, { schema: c.schema, table: c.table, inserted: c.inserted, updated: c.updated, deleted: c.deleted, counted: c.counted, kinds: own });
+    own.forEach((k) => kinds.add(k));
   }
   for (const s of t.statements ?? []) {
     const d = ddlOf(s.text, s.schema);
     if (d) {
       kinds.add(d.kind);
-      if (d.table && !tables.has(`${d.table.schema}\u0000${d.table.table}`)) tables.set(`${d.table.schema}\u0000${d.table.table}`, { ...d.table, inserted: 0, updated: 0, deleted: 0, counted: true });
+      if (d.table) {
+        const key = `${d.table.schema}\u0000${d.table.table}`;
+        const had = tables.get(key);
+        if (had) had.kinds = [...new Set([...had.kinds, d.kind])];
+        else tables.set(key, { ...d.table, inserted: 0, updated: 0, deleted: 0, counted: true, kinds: [d.kind] });
+      }
       continue;
     }
     // Statement-format DML (no rows events): its kind from its first word.
@@ -123,9 +131,15 @@ function matches(m: Match, t: TransactionInfo, q: FindQuery): boolean {
   if (q.since !== undefined && t.timestamp < q.since) return false;
   if (q.until !== undefined && t.timestamp > q.until) return false;
   if (q.gtid !== undefined && m.gtid !== q.gtid) return false;
-  if (q.kinds.size && !m.kinds.some((k) => q.kinds.has(k))) return false;
-  if (q.tables.length && !m.tables.some((x) => q.tables.some((s) => s.schema.test(x.schema) && (!s.table || s.table.test(x.table))))) return false;
-  if (q.minRows !== undefined && Math.max(0, ...m.tables.map((x) => x.inserted + x.updated + x.deleted)) < q.minRows) return false;
+  // With --table, the kinds and the row count are those of the chosen tables (a DELETE of orders is not a DELETE of prices).
+  let tables = q.tables.length ? m.tables.filter((x) => q.tables.some((s) => s.schema.test(x.schema) && (!s.table || s.table.test(x.table)))) : m.tables;
+  if (q.tables.length && !tables.length) return false;
+  if (q.kinds.size) {
+    if (!q.tables.length && !m.kinds.some((k) => q.kinds.has(k))) return false;
+    tables = tables.filter((x) => x.kinds.some((k) => q.kinds.has(k)));
+    if (q.tables.length && !tables.length) return false;
+  }
+  if (q.minRows !== undefined && Math.max(0, ...tables.map((x) => x.inserted + x.updated + x.deleted)) < q.minRows) return false;
   if (q.grep !== undefined && !m.statements.some((s) => s.toLowerCase().includes(q.grep!.toLowerCase()))) return false;
   return true;
 }
@@ -135,7 +149,7 @@ export async function findTransactions(timelines: Timeline[], q: FindQuery, src:
   const t0 = Date.now();
   const kept: Match[] = [];
   let more = 0;
-  const scanned = { files: 0, bytes: 0, transactions: 0, seconds: 0 };
+  const scanned = { files: 0, bytes: 0, transactions: 0, seconds: 0, skippedByIndex: { files: 0, bytes: 0 } };
   const gaps: Gap[] = [];
   for (const tl of timelines) {
     for (const g of tl.gaps) {
@@ -149,6 +163,12 @@ export async function findTransactions(timelines: Timeline[], q: FindQuery, src:
       const maxs = f.segments.map((x) => x.maxTimestamp);
       if (q.until !== undefined && mins.every((x) => x !== undefined && x > q.until!)) continue;
       if (q.since !== undefined && maxs.every((x) => x !== undefined && x < q.since!)) continue;
+      // Every segment's index says it holds no match: not read.
+      if (!q.fullScan && f.segments.length && f.segments.every((seg) => cannotMatch(seg, q, tl.flavor))) {
+        scanned.skippedByIndex.files++;
+        scanned.skippedByIndex.bytes += f.segments.reduce((n, seg) => n + (seg.end - seg.start), 0);
+        continue;
+      }
       scanned.files++;
       const parser = new BinlogParser(tl.flavor, {
         name: f.file,

@@ -9,7 +9,7 @@ import { findTransactions, parseKinds, type Match } from '../binlog/find.js';
 import { removeDir } from '../binlog/replay.js';
 import { parseSelector } from '../restore/select.js';
 import { codecFor, openRepository } from '../runtime/context.js';
-import { str, strs, type Command } from './command.js';
+import { bool, str, strs, type Command } from './command.js';
 import { formatBytes } from './format.js';
 
 /** --since/--until: an ISO time, or a duration back from now (2h, 7d). */
@@ -50,6 +50,7 @@ export const findCommand: Command = {
     since: { type: 'string', arg: 'TIME', description: 'from this time (ISO 8601, no offset = UTC) or this long ago (2h, 7d); default: everything archived' },
     until: { type: 'string', arg: 'TIME', description: 'up to this time, or this long ago' },
     limit: { type: 'string', arg: 'N', description: 'show the newest N matches (default 20)' },
+    'full-scan': { type: 'boolean', description: 'read every archived file, ignoring the segment indexes (to compare)' },
   },
   details: [
     'Newest first. For each match: time, kinds, GTID, file:position of its start, the tables it changed with rows deleted/updated/inserted, and its SQL',
@@ -76,6 +77,7 @@ export const findCommand: Command = {
       since,
       until,
       limit: Number(limitText),
+      fullScan: bool(ctx, 'full-scan'),
     };
     const repo = await openRepository(ctx.cfg, 'read', ctx.log, ctx.signal);
     const timelines = await loadChain(repo, source.name);
@@ -92,7 +94,7 @@ export const findCommand: Command = {
         ...(missing ? ['some row changes have no statement text: turn on binlog_annotate_row_events (MariaDB, on by default) or binlog_rows_query_log_events (MySQL) to see the SQL next time'] : []),
         ...r.gaps.map((g) => `the archive has a gap in this range (timeline ${g.timeline}, after ${g.before?.file ?? '?'}:${g.before?.offset ?? '?'}${g.before?.time ? ` at ${g.before.time}` : ''}): ${g.detail}; transactions in it cannot be searched`),
       ];
-      const summary = `${r.matches.length} match(es)${r.more ? ` (and ${r.more} older ones; raise --limit)` : ''}, newest first; searched ${formatBytes(r.scanned.bytes)} of binlog in ${r.scanned.files} file(s), ${r.scanned.transactions} transaction(s), in ${r.scanned.seconds.toFixed(1)}s`;
+      const summary = `${r.matches.length} match(es)${r.more ? ` (and ${r.more} older ones; raise --limit)` : ''}, newest first; searched ${formatBytes(r.scanned.bytes)} of binlog in ${r.scanned.files} file(s), ${r.scanned.transactions} transaction(s), in ${r.scanned.seconds.toFixed(1)}s${r.scanned.skippedByIndex.files ? `; ${r.scanned.skippedByIndex.files} file(s) (${formatBytes(r.scanned.skippedByIndex.bytes)}) passed over by their index` : ''}`;
       return {
         json: { source: source.name, matches: r.matches, more: r.more, scanned: r.scanned, gaps: r.gaps, notes },
         text: [summary, ...notes.map((n) => `note: ${n}`), ...(r.matches.length ? ['', r.matches.map(renderMatch).join('\n\n')] : [])].join('\n'),

@@ -54,6 +54,21 @@ export const SidecarSchema = z.object({
   problems: z.array(ProblemSchema).optional(),
   /** GTIDs of the transactions in this segment. */
   gtids: z.string().default(''),
+  /**
+   * What `find` needs to pass over this segment without reading it: the
+   * tables its transactions changed or named (with the most rows one
+   * transaction changed in each) and the kinds of statement. `complete`
+   * false: some transaction could not be read in detail (or there were too
+   * many tables to list), so the segment is always read. Absent in
+   * segments archived before indexes: they are always read.
+   */
+  index: z
+    .object({
+      complete: z.boolean(),
+      kinds: z.array(z.string()),
+      tables: z.array(z.object({ schema: z.string(), table: z.string(), maxRows: z.number(), kinds: z.array(z.string()).default([]) })),
+    })
+    .optional(),
   object: z.object({ name: z.string(), size: z.number(), sha256: z.string(), rawSize: z.number(), encryption: z.enum(['age']).nullable() }),
   server: z.object({ flavor: z.enum(['mariadb', 'mysql']), serverId: z.number(), hostname: z.string(), port: z.number(), serverUuid: z.string().optional() }),
   archivedAt: z.string(),

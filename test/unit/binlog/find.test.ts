@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ddlOf, parseKinds } from '../../../src/binlog/find.js';
+import { cannotMatch, mergeIndexes } from '../../../src/binlog/segment-index.js';
+import { parseSelector } from '../../../src/restore/select.js';
+import type { Sidecar } from '../../../src/repository/sidecar.js';
 import { parseBefore } from '../../../src/restore/point.js';
 
 describe('find: what a statement is', () => {
@@ -30,5 +33,34 @@ describe('restore --before', () => {
     expect(parseBefore('3e11fa47-71ca-11e1-9e33-c80aa9429562:ops:7')).toMatchObject({ gtid: '3e11fa47-71ca-11e1-9e33-c80aa9429562:ops:7' });
     expect(parseBefore('mysql-bin.000042:1475')).toMatchObject({ file: 'mysql-bin.000042', position: 1475 });
     expect(() => parseBefore('yesterday')).toThrow(/must be one GTID .* or FILE:POS/);
+  });
+});
+
+describe('the segment index', () => {
+  const seg = (index: Sidecar['index'], gtids = '0-1-10') => ({ gtids, index }) as unknown as Sidecar;
+  const ix = { complete: true, kinds: ['delete', 'insert'], tables: [{ schema: 'shop', table: 'orders', maxRows: 300, kinds: ['delete'] }, { schema: 'other', table: 't', maxRows: 1, kinds: ['insert'] }] };
+  const q = (o: Partial<Parameters<typeof cannotMatch>[1]>) => ({ tables: [], kinds: new Set(), limit: 10, ...o }) as Parameters<typeof cannotMatch>[1];
+  it('passes over a segment only when it certainly holds no match', () => {
+    expect(cannotMatch(seg(ix), q({ kinds: parseKinds(['drop']) }), 'mariadb')).toBe(true);
+    expect(cannotMatch(seg(ix), q({ kinds: parseKinds(['delete']) }), 'mariadb')).toBe(false);
+    expect(cannotMatch(seg(ix), q({ tables: [parseSelector('shop.customers')] }), 'mariadb')).toBe(true);
+    expect(cannotMatch(seg(ix), q({ tables: [parseSelector('shop.*')] }), 'mariadb')).toBe(false);
+    // Kinds are judged per chosen table: other.t was only inserted into.
+    expect(cannotMatch(seg(ix), q({ tables: [parseSelector('other.t')], kinds: parseKinds(['delete']) }), 'mariadb')).toBe(true);
+    expect(cannotMatch(seg(ix), q({ tables: [parseSelector('shop.orders')], kinds: parseKinds(['delete']) }), 'mariadb')).toBe(false);
+    expect(cannotMatch(seg(ix), q({ tables: [parseSelector('other.t')], minRows: 2 }), 'mariadb')).toBe(true);
+    expect(cannotMatch(seg(ix), q({ minRows: 300 }), 'mariadb')).toBe(false);
+    expect(cannotMatch(seg(ix), q({ gtid: '0-1-11' }), 'mariadb')).toBe(true);
+    expect(cannotMatch(seg(ix), q({ gtid: '0-1-5' }), 'mariadb')).toBe(false);
+    // Without an index, or an incomplete one, the segment is read.
+    expect(cannotMatch(seg(undefined), q({ kinds: parseKinds(['drop']) }), 'mariadb')).toBe(false);
+    expect(cannotMatch(seg({ ...ix, complete: false }), q({ kinds: parseKinds(['drop']) }), 'mariadb')).toBe(false);
+    // --grep cannot be judged from the index.
+    expect(cannotMatch(seg(ix), q({ grep: 'x' }), 'mariadb')).toBe(false);
+  });
+  it('merges the indexes of folded pieces, and has none when a piece has none', () => {
+    const m = mergeIndexes([ix, { complete: true, kinds: ['drop'], tables: [{ schema: 'shop', table: 'orders', maxRows: 500, kinds: ['drop'] }] }]);
+    expect(m).toEqual({ complete: true, kinds: ['delete', 'drop', 'insert'], tables: [{ schema: 'shop', table: 'orders', maxRows: 500, kinds: ['delete', 'drop'] }, { schema: 'other', table: 't', maxRows: 1, kinds: ['insert'] }] });
+    expect(mergeIndexes([ix, undefined])).toBeUndefined();
   });
 });

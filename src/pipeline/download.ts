@@ -132,7 +132,9 @@ export async function downloadInto(store: ObjectReader, obj: ExpectedObject, con
     const results = await Promise.all([feed, ...chain.exits.map((p) => p.then(() => undefined, (e: unknown) => e))]);
     const [feedErr, ...stageErrs] = results;
     const consumerErr = stageErrs[stageErrs.length - 1];
-    const decodeErr = stageErrs.slice(0, -1).find((e) => e !== undefined);
+    // A decoder that died writing into a consumer that had already failed (SIGPIPE, EPIPE) is the consumer's failure, not damage.
+    const brokenPipe = (e: unknown) => /SIGPIPE|Broken pipe|EPIPE|write error/i.test(String((e as Error)?.message ?? e));
+    const decodeErr = stageErrs.slice(0, -1).find((e) => e !== undefined && !(consumerErr !== undefined && brokenPipe(e)));
     if (opts.signal?.aborted) throw new InterruptedError(`reading ${objectUrl(store, obj.key)} was interrupted`, feedErr ?? decodeErr ?? consumerErr);
     if (decodeErr) throw new ChecksumError(`object ${objectUrl(store, obj.key)} is damaged: ${(decodeErr as Error).message}; this backup cannot be restored as stored`, { key: obj.key });
     if (!feedErr) {

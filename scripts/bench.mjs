@@ -390,6 +390,7 @@ async function findBench() {
   const c = await connect(source.spec);
   let dropped = false;
   try {
+    await c.query('USE finddb');
     while ((await binlogBytes()) - start < MB * 1024 * 1024) {
       await c.query('INSERT INTO finddb.t (v, at) SELECT MD5(RAND()), NOW(6) FROM seq_1_to_20000');
       if (!dropped && (await binlogBytes()) - start >= (MB * 1024 * 1024) / 2) {

@@ -28,6 +28,8 @@ beforeAll(async () => {
     INSERT INTO prices SELECT seq, seq * 7, CONCAT('n', seq) FROM seq_1_to_20;
     CREATE TABLE coupons (id INT PRIMARY KEY, code VARCHAR(10));
     INSERT INTO coupons SELECT seq, CONCAT('c-', seq) FROM seq_1_to_10;
+    CREATE TABLE logs (id INT PRIMARY KEY, line VARCHAR(30));
+    INSERT INTO logs SELECT seq, CONCAT('line ', seq) FROM seq_1_to_15;
   `);
   const account = await source.createBacktrackUser();
   t = await writeTestConfig(source, account, { kind: 'fs' }, { source: { binlog: { uploadInterval: '300ms' } } });
@@ -53,6 +55,10 @@ beforeAll(async () => {
   await source.query('UPDATE shop.prices SET p = 0');
   await source.query('DELETE FROM shop.coupons');
   await writes(3);
+  before.logs = await source.query('SELECT id, line FROM shop.logs ORDER BY id');
+  await source.query('TRUNCATE TABLE shop.logs');
+  await source.query("INSERT INTO shop.logs VALUES (100, 'after')");
+  await writes(2);
   await sleep(1500);
   archiver.kill('SIGTERM');
   await archiver;
@@ -115,6 +121,20 @@ describe('finding and undoing an accident', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(await source.query('SELECT id, name FROM shop_c.customers ORDER BY id')).toEqual(before.customers);
     await source.query('DROP DATABASE shop_c');
+  });
+
+  it('find lists a TRUNCATE, and restore --before it brings the rows back', async () => {
+    const r = await cli(['find', '--config', t.file, '--table', 'shop.logs', '--statement', 'truncate', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.json.matches).toHaveLength(1);
+    const m = r.json.matches[0];
+    expect(m).toMatchObject({ kinds: ['truncate'], tables: [expect.objectContaining({ schema: 'shop', table: 'logs' })] });
+    expect(m.statements[0]).toMatch(/TRUNCATE TABLE shop.logs/);
+    const back = await cli(['restore', '--config', t.file, '--target', sourceDsn(), '--before', m.gtid, '--only', 'shop.logs', '--rename', 'shop:shop_t']);
+    expect(back.code, back.stderr).toBe(0);
+    expect(await source.query('SELECT id, line FROM shop_t.logs ORDER BY id')).toEqual(before.logs);
+    expect(await source.query('SELECT id, line FROM shop.logs ORDER BY id')).toEqual([{ id: 100, line: 'after' }]);
+    await source.query('DROP DATABASE shop_t');
   });
 
   it('restore --skip leaves the DELETE out and keeps every later write, naming the later ones on the same table', async () => {

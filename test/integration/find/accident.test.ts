@@ -9,6 +9,7 @@ import { startMariaDB, type TestServer } from '../../helpers/mariadb.js';
 import { writeTestConfig, type TestConfig } from '../../helpers/config.js';
 import { cli, cliSpawn } from '../../helpers/cli.js';
 import { sleep, waitForStderr } from '../../helpers/wait.js';
+import { WORKLOAD_SCHEMA, Workload } from '../../helpers/workload.js';
 
 let source: TestServer;
 let t: TestConfig;
@@ -230,5 +231,65 @@ describe('finding and undoing an accident', () => {
     const none = await cli(['find', '--config', t.file, '--table', 'nosuch.*', '--json']);
     expect(none.code).toBe(0);
     expect(none.json.matches).toEqual([]);
+  });
+});
+
+describe('accidents under a running workload', () => {
+  it('finds each of a DELETE, an UPDATE without WHERE, a TRUNCATE and a DROP first, and restores each table to just before it', async () => {
+    const own = await startMariaDB();
+    const writers: Workload[] = [];
+    try {
+      await own.source(`${WORKLOAD_SCHEMA}
+        CREATE DATABASE app; USE app;
+        CREATE TABLE a (id INT PRIMARY KEY, v INT); INSERT INTO a SELECT seq, seq FROM seq_1_to_200;
+        CREATE TABLE b (id INT PRIMARY KEY, v INT); INSERT INTO b SELECT seq, seq FROM seq_1_to_200;
+        CREATE TABLE c (id INT PRIMARY KEY, v INT); INSERT INTO c SELECT seq, seq FROM seq_1_to_200;
+        CREATE TABLE d (id INT PRIMARY KEY, v INT); INSERT INTO d SELECT seq, seq FROM seq_1_to_200;
+      `);
+      const account = await own.createBacktrackUser();
+      const c = await writeTestConfig(own, account, { kind: 'fs' }, { source: { binlog: { uploadInterval: '300ms' } } });
+      expect((await cli(['backup', '--config', c.file])).code).toBe(0);
+      const archiver = cliSpawn(['binlog', '--config', c.file]);
+      await waitForStderr(archiver, /binlog archiving started/);
+      // Two writers on another schema all along.
+      for (const _ of [1, 2]) {
+        const w = new Workload(own);
+        w.start(20);
+        writers.push(w);
+      }
+      const accidents: Array<{ table: string; kind: string; sql: string; rows?: Array<Record<string, unknown>> }> = [
+        { table: 'a', kind: 'delete', sql: 'DELETE FROM app.a' },
+        { table: 'b', kind: 'update', sql: 'UPDATE app.b SET v = 0' },
+        { table: 'c', kind: 'truncate', sql: 'TRUNCATE TABLE app.c' },
+        { table: 'd', kind: 'drop', sql: 'DROP TABLE app.d' },
+      ];
+      for (const [i, x] of accidents.entries()) {
+        await own.query(`UPDATE app.${x.table} SET v = v + 1 WHERE id <= 5`);
+        await sleep(300);
+        x.rows = await own.query(`SELECT id, v FROM app.${x.table} ORDER BY id`);
+        await own.query(x.sql);
+        await sleep(300);
+        if (i === 1) await own.query('FLUSH BINARY LOGS');
+        // A backup in the middle: the later accidents restore from it.
+        if (i === 1) expect((await cli(['backup', '--config', c.file])).code).toBe(0);
+      }
+      await sleep(500);
+      for (const w of writers) await w.stop();
+      await sleep(1000);
+      archiver.kill('SIGTERM');
+      await archiver;
+      for (const x of accidents) {
+        const f = await cli(['find', '--config', c.file, '--table', `app.${x.table}`, '--json']);
+        expect(f.code, f.stderr).toBe(0);
+        const first = f.json.matches[0];
+        expect(first.kinds, `${x.kind}: ${JSON.stringify(first)}`).toEqual([x.kind]);
+        const r = await cli(['restore', '--config', c.file, '--target', `mysql://root@127.0.0.1:${own.port}`, '--before', first.gtid, '--only', `app.${x.table}`, '--rename', `app:app_${x.table}`]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(await own.query(`SELECT id, v FROM app_${x.table}.${x.table} ORDER BY id`), x.kind).toEqual(x.rows);
+      }
+    } finally {
+      for (const w of writers) await w.close().catch(() => undefined);
+      await own.stop();
+    }
   });
 });

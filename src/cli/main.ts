@@ -14,7 +14,7 @@ import { COMMANDS } from './commands.js';
 
 /** Flags every command takes. */
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
-  config: { type: 'string', arg: 'FILE', description: 'config file (default $BACKTRACK_CONFIG, then config/backtrack.yaml)' },
+  config: { type: 'string', arg: 'FILE', description: 'config file (default $BACKTRACK_CONFIG, then ./config/backtrack.yaml, then /etc/backtrack/backtrack.yaml; none: the BACKTRACK_* variables alone). Precedence: flag > environment (BACKTRACK_<OPTION>) > file' },
   json: { type: 'boolean', description: 'print one JSON document on stdout (logs stay on stderr)' },
   'log-level': { type: 'string', arg: 'LEVEL', description: 'trace, debug, info, warn, error (default from config, info)' },
   help: { type: 'boolean', short: 'h', description: 'show help' },

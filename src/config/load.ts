@@ -1,6 +1,8 @@
 /**
- * Finding, reading and validating the configuration file. The file is looked
- * up as `--config`, then `$BACKTRACK_CONFIG`, then `config/backtrack.yaml`.
+ * Finding, reading and validating the configuration. The file is looked
+ * up as `--config`, then `$BACKTRACK_CONFIG`, then `./config/backtrack.yaml`,
+ * then `/etc/backtrack/backtrack.yaml`; BACKTRACK_<OPTION> variables are
+ * written over it (env.ts), or make the whole configuration without one.
  * Relative paths inside it are resolved against the file's own directory, so
  * a config works the same from any working directory.
  */
@@ -11,6 +13,7 @@ import type { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import { ConfigSchema, SECRET_HINT, type Config } from './schema.js';
 import { optionRows } from './reference.js';
+import { applyEnv, optionVariables } from './env.js';
 
 /** A validated configuration and where it came from. */
 export interface LoadedConfig {
@@ -19,14 +22,40 @@ export interface LoadedConfig {
   file: string;
 }
 
-/** Which file to read: the flag, then the environment, then the default. */
-export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
-  return path.resolve(flag ?? env.BACKTRACK_CONFIG ?? 'config/backtrack.yaml');
+/** Where the configuration comes from when no file is named: the environment alone. */
+export const FROM_ENVIRONMENT = '(environment)';
+
+/** The default places, in order, when neither --config nor BACKTRACK_CONFIG names a file. */
+export const DEFAULT_CONFIG_PATHS = ['config/backtrack.yaml', '/etc/backtrack/backtrack.yaml'];
+
+/**
+ * Which file to read: --config, then BACKTRACK_CONFIG, then the first of
+ * DEFAULT_CONFIG_PATHS that exists; undefined when none does (the
+ * environment alone may then hold the whole configuration).
+ */
+export function resolveConfigPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const named = flag ?? env.BACKTRACK_CONFIG;
+  if (named !== undefined) return path.resolve(named);
+  return DEFAULT_CONFIG_PATHS.map((p) => path.resolve(p)).find((p) => existsSync(p));
 }
 
-/** Read, parse and validate a config file; every problem becomes a ConfigError (exit 2). */
+/**
+ * Read, parse and validate the configuration: the file, with every
+ * BACKTRACK_<OPTION> variable written over it (env.ts); or, with no file
+ * anywhere, the variables alone. Every problem is a ConfigError (exit 2).
+ */
 export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const file = resolveConfigPath(flag, env);
+  if (file === undefined) {
+    if (optionVariables(env).length === 0) {
+      throw new ConfigError(
+        `no configuration: pass --config FILE, set BACKTRACK_CONFIG, create ${DEFAULT_CONFIG_PATHS.join(' or ')} (config/backtrack.example.yaml is a start), or set the options as BACKTRACK_* variables (backtrack help config lists them)`,
+        {},
+      );
+    }
+    const where = path.resolve(FROM_ENVIRONMENT);
+    return { config: parseConfig(applyEnv({}, env), where), file: where };
+  }
   if (!existsSync(file)) {
     throw new ConfigError(
       `config file ${file} does not exist; pass --config FILE, set BACKTRACK_CONFIG, or copy config/backtrack.example.yaml to config/backtrack.yaml`,
@@ -40,7 +69,7 @@ export function loadConfig(flag?: string, env: NodeJS.ProcessEnv = process.env):
     const where = err instanceof YAMLParseError && err.linePos ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
     throw new ConfigError(`config file ${file} is not valid YAML${where}: ${(err as Error).message.split('\n')[0]}`, { file });
   }
-  return { config: parseConfig(raw ?? {}, file), file };
+  return { config: parseConfig(applyEnv(raw ?? {}, env), file), file };
 }
 
 /** Validate an already-parsed config object; `file` is used for messages and relative paths. */
@@ -48,7 +77,8 @@ export function parseConfig(raw: unknown, file = path.resolve('config/backtrack.
   const result = ConfigSchema.safeParse(raw);
   if (!result.success) {
     const problems = result.error.issues.map((i) => describeIssue(i, raw));
-    throw new ConfigError(`config file ${file} is invalid:\n  - ${problems.join('\n  - ')}`, { file, problems });
+    const what = path.basename(file) === FROM_ENVIRONMENT ? 'the configuration from the BACKTRACK_* variables' : `config file ${file}`;
+    throw new ConfigError(`${what} is invalid:\n  - ${problems.join('\n  - ')}`, { file, problems });
   }
   return resolvePaths(result.data, path.dirname(file));
 }

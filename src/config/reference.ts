@@ -86,12 +86,22 @@ function row(n: JsonSchema, at: string, required: boolean, type: string): Option
   return { option: at, type, default: def, description: `${n.description ?? ''}${min}` };
 }
 
+/** The environment variable of an option (env.ts reads them): `sources[].mysql.host` -> `BACKTRACK_SOURCES_<N>_MYSQL_HOST`. */
+export function envVariable(option: string): string {
+  const snake = (x: string) => x.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+  return `BACKTRACK_${option
+    .split('.')
+    .map((p) => (p.endsWith('[]') ? `${snake(p.slice(0, -2))}_<N>` : snake(p)))
+    .join('_')}`;
+}
+
 /** The reference as a Markdown table. */
 export function referenceMarkdown(): string {
-  const lines = ['| option | type | default | meaning |', '| --- | --- | --- | --- |'];
+  const lines = ['| option | environment variable | type | default | meaning |', '| --- | --- | --- | --- | --- |'];
   for (const r of optionRows()) {
     const esc = (s: string) => s.replace(/\|/g, '\\|').replace(/\\\\\|/g, '\\|');
-    lines.push(`| \`${r.option}\` | ${esc(r.type)} | ${r.default ? `\`${r.default}\`` : ''} | ${esc(r.description)} |`);
+    const variable = r.type === 'object' || r.type === 'list of objects' ? '' : `\`${envVariable(r.option)}\``;
+    lines.push(`| \`${r.option}\` | ${variable} | ${esc(r.type)} | ${r.default ? `\`${r.default}\`` : ''} | ${esc(r.description)} |`);
   }
   return lines.join('\n');
 }

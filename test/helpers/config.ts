@@ -47,3 +47,17 @@ export async function writeTestConfig(
   await writeFile(file, stringify(raw));
   return { dir, file, cfg: parseConfig(raw, file), raw };
 }
+
+/** A raw config as BACKTRACK_<OPTION> variables (lists of scalars comma-joined, sources by index). */
+export function configToEnv(raw: Record<string, unknown>, prefix = 'BACKTRACK'): Record<string, string> {
+  const out: Record<string, string> = {};
+  const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+  for (const [k, v] of Object.entries(raw)) {
+    const name = `${prefix}_${snake(k)}`;
+    if (Array.isArray(v) && v.some((x) => x !== null && typeof x === 'object')) v.forEach((x, i) => Object.assign(out, configToEnv(x as Record<string, unknown>, `${name}_${i}`)));
+    else if (Array.isArray(v)) out[name] = v.join(',');
+    else if (v !== null && typeof v === 'object') Object.assign(out, configToEnv(v as Record<string, unknown>, name));
+    else if (v !== undefined) out[name] = String(v);
+  }
+  return out;
+}

@@ -14,8 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ResultPromise } from 'execa';
 import { startMariaDB, type TestServer } from '../../helpers/mariadb.js';
 import { startS3, type S3Sandbox } from '../../helpers/s3.js';
-import { writeTestConfig } from '../../helpers/config.js';
-import { cli, cliSpawn } from '../../helpers/cli.js';
+import { configToEnv, writeTestConfig } from '../../helpers/config.js';
+import { BIN, cli, cliSpawn } from '../../helpers/cli.js';
+import { execa } from 'execa';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { S3_ENV } from '../../helpers/s3.js';
 import { metric, request, getText } from '../../helpers/http.js';
 import { waitFor, waitForStderr, sleep } from '../../helpers/wait.js';
 import { WORKLOAD_SCHEMA, Workload } from '../../helpers/workload.js';
@@ -54,6 +58,39 @@ function startDaemon(file: string): ResultPromise {
 }
 
 describe('backtrack daemon', () => {
+  it('runs from BACKTRACK_* environment variables alone, with no config file: backs up, archives, answers /readyz', async () => {
+    const port = await freePort();
+    const t = await writeTestConfig(source, account, { kind: 's3', s3 }, { source: { backup: { schedule: '*/4 * * * * *' }, binlog: { uploadInterval: '1s' } } });
+    const env = configToEnv({ ...t.raw, http: { listen: `127.0.0.1:${port}` }, shutdownTimeout: '20s', daemon: { leaderRetry: '1s', refreshInterval: '2s' } });
+    expect(env.BACKTRACK_SOURCES_0_MYSQL_PORT).toBe(String(source.port));
+    // A working directory with no config/backtrack.yaml: the variables are the whole configuration.
+    const cwd = await mkdtemp(path.join(tmpdir(), 'bt-env-'));
+    const d = execa(BIN, ['daemon'], { cwd, reject: false, env: { ...S3_ENV, BACKTRACK_NODE: process.execPath, ...env } });
+    running.push(d);
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await request('GET', `${base}/readyz`).catch(() => ({ status: 0 }))).status === 200, 'the daemon to be ready', 30_000, 250);
+      await source.query("INSERT INTO pitr.events (committed_at, note) VALUES (NOW(6), 'from env')");
+      await waitFor(
+        async () => {
+          const m = (await getText(`${base}/metrics`)).body;
+          return (metric(m, 'backtrack_backup_last_success_timestamp_seconds', { source: 'main' }) ?? 0) > 0 && (metric(m, 'backtrack_binlog_segments_uploaded_total', { source: 'main' }) ?? 0) > 0;
+        },
+        'a backup and an archived segment',
+        40_000,
+        500,
+      );
+    } finally {
+      d.kill('SIGTERM');
+    }
+    const r = await d;
+    expect(r.exitCode, String(r.stderr).slice(-2000)).toBe(0);
+    // A BACKTRACK_ variable that names no option stops the command, naming it.
+    const typo = await execa(BIN, ['list'], { cwd, reject: false, env: { ...S3_ENV, BACKTRACK_NODE: process.execPath, ...env, BACKTRACK_SOURCES_0_MYSQL_HOTS: 'x' } });
+    expect(typo.exitCode).toBe(2);
+    expect(String(typo.stderr)).toMatch(/BACKTRACK_SOURCES_0_MYSQL_HOTS is not a configuration option/);
+  });
+
   it('runs schedules without overlap, archives, serves metrics and the API, and stops cleanly on SIGTERM', async () => {
     const port = await freePort();
     const t = await daemonConfig(port, {

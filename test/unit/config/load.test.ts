@@ -76,10 +76,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig(file)).toThrow(/is not valid YAML at line \d+/);
   });
 
-  it('prefers --config, then BACKTRACK_CONFIG, then config/backtrack.yaml', () => {
+  it('prefers --config, then BACKTRACK_CONFIG, then config/backtrack.yaml, then /etc/backtrack/backtrack.yaml', async () => {
     expect(resolveConfigPath('/a.yaml', { BACKTRACK_CONFIG: '/b.yaml' })).toBe('/a.yaml');
     expect(resolveConfigPath(undefined, { BACKTRACK_CONFIG: '/b.yaml' })).toBe('/b.yaml');
-    expect(resolveConfigPath(undefined, {})).toBe(path.resolve('config/backtrack.yaml'));
+    const { existsSync } = await import('node:fs');
+    const expected = [path.resolve('config/backtrack.yaml'), '/etc/backtrack/backtrack.yaml'].find((p) => existsSync(p));
+    expect(resolveConfigPath(undefined, {})).toBe(expected);
   });
 });
 
@@ -97,5 +99,51 @@ describe('config/backtrack.example.yaml', () => {
     const file = new URL('../../../config/backtrack.example.yaml', import.meta.url).pathname;
     const { config } = loadConfig(file);
     expect(config.sources[0]?.binlog.uploadInterval).toBe(5000);
+  });
+});
+
+describe('options from the environment', () => {
+  it('writes BACKTRACK_<OPTION> variables over the file, sources by index, typed by the schema', async () => {
+    const { applyEnv, envName } = await import('../../../src/config/env.js');
+    expect(envName('repository.url')).toBe('BACKTRACK_REPOSITORY_URL');
+    expect(envName('sources[].binlog.uploadInterval')).toBe('BACKTRACK_SOURCES_<N>_BINLOG_UPLOAD_INTERVAL');
+    const raw = applyEnv(
+      { repository: { url: '/from/file' }, sources: [{ name: 'main', mysql: { host: 'file-host', port: 3306 } }] },
+      {
+        BACKTRACK_REPOSITORY_URL: 's3://bucket/prefix',
+        BACKTRACK_SOURCES_0_MYSQL_HOST: 'db1',
+        BACKTRACK_SOURCES_0_MYSQL_PORT: '3307',
+        BACKTRACK_SOURCES_1_NAME: 'second',
+        BACKTRACK_SOURCES_1_BACKUP_DATABASES: 'shop, crm',
+        BACKTRACK_SOURCES_0_VERIFY_HEARTBEAT_ENABLED: 'yes',
+        BACKTRACK_TARGET_PASSWORD: 'not an option',
+        BACKTRACK_REQUIRE_ALL: '1',
+        BACKTRACK_DEBUG: '1',
+      },
+    );
+    const cfg = parseConfig(raw);
+    expect(cfg.repository.url).toBe('s3://bucket/prefix');
+    expect(cfg.sources[0]).toMatchObject({ name: 'main', mysql: { host: 'db1', port: 3307 }, verify: { heartbeat: { enabled: true } } });
+    expect(cfg.sources[1]).toMatchObject({ name: 'second', backup: { databases: ['shop', 'crm'] } });
+  });
+  it('refuses a variable that names no option, a bad number and a hole in the sources', async () => {
+    const { applyEnv } = await import('../../../src/config/env.js');
+    expect(() => applyEnv({}, { BACKTRACK_REPOSITORY_URLL: 'x' })).toThrow(/BACKTRACK_REPOSITORY_URLL is not a configuration option/);
+    expect(() => applyEnv({}, { BACKTRACK_SOURCES_0_MYSQL_PORT: 'abc' })).toThrow(/is not a number/);
+    expect(() => applyEnv({}, { BACKTRACK_SOURCES_1_NAME: 'b' })).toThrow(/from 0 without holes/);
+  });
+  it('makes the whole configuration when no file exists anywhere', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bt-env-'));
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const { config, file } = loadConfig(undefined, { BACKTRACK_REPOSITORY_URL: 'repo', BACKTRACK_SOURCES_0_NAME: 'main' });
+      expect(path.basename(file)).toBe('(environment)');
+      expect(config.repository.url).toBe(`file://${path.join(dir, 'repo')}`);
+      expect(() => loadConfig(undefined, {})).toThrow(/no configuration: pass --config FILE, set BACKTRACK_CONFIG, create config\/backtrack.yaml or \/etc\/backtrack\/backtrack.yaml/);
+      expect(() => loadConfig(undefined, { BACKTRACK_SOURCES_0_MYSQL_PORT: '99999999' })).toThrow(/the configuration from the BACKTRACK_\* variables is invalid/);
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });

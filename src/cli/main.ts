@@ -92,8 +92,9 @@ function parse(c: Command, argv: string[]) {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h') {
+    // Bare `backtrack` is a request for the overview, not a mistake.
     process.stdout.write(`${mainHelp()}\n`);
-    return name ? 0 : EXIT_CODES.usage.code;
+    return 0;
   }
   if (name === '--version' || name === '-V') {
     process.stdout.write(`backtrack ${version()}\n`);

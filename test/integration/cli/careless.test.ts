@@ -37,10 +37,20 @@ describe('durations', () => {
   });
 
   it('shows every minimum in the configuration reference', async () => {
-    const r = await cli(['help', 'config']);
+    const r = await cli(['help', 'config', '--markdown']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/`sources\[\]\.binlog\.uploadInterval` .* Minimum: 200ms\./);
     expect(r.stdout).toMatch(/`daemon\.lockSessionTimeout` .* Minimum: 1s\./);
+    // For a terminal: grouped, each option with its variable, the meaning wrapped (no table).
+    const text = await cli(['help', 'config']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/\n  sources\[\]\.binlog\.uploadInterval  string  default "\d+\w+"\n      BACKTRACK_SOURCES_<N>_BINLOG_UPLOAD_INTERVAL\n[^]*?Minimum:\s+200ms\./);
+    expect(text.stdout).not.toMatch(/^\| /m);
+    expect(Math.max(...text.stdout.split('\n').map((l) => l.length))).toBeLessThanOrEqual(120);
+    // Bare backtrack is the overview, exit 0.
+    const bare = await cli([]);
+    expect(bare.code).toBe(0);
+    expect(bare.stdout).toMatch(/^backtrack - /);
   });
 });
 

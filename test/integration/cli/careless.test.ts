@@ -44,7 +44,7 @@ describe('durations', () => {
     // For a terminal: grouped, each option with its variable, the meaning wrapped (no table).
     const text = await cli(['help', 'config']);
     expect(text.code).toBe(0);
-    expect(text.stdout).toMatch(/\n  sources\[\]\.binlog\.uploadInterval  string  default "\d+\w+"\n      BACKTRACK_SOURCES_<N>_BINLOG_UPLOAD_INTERVAL\n[^]*?Minimum:\s+200ms\./);
+    expect(text.stdout).toMatch(/\n {2}sources\[\]\.binlog\.uploadInterval {2}string {2}default "\d+\w+"\n {6}BACKTRACK_SOURCES_<N>_BINLOG_UPLOAD_INTERVAL\n[^]*?Minimum:\s+200ms\./);
     expect(text.stdout).not.toMatch(/^\| /m);
     expect(Math.max(...text.stdout.split('\n').map((l) => l.length))).toBeLessThanOrEqual(120);
     // Bare backtrack is the overview, exit 0.

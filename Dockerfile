@@ -60,6 +60,8 @@ ENV NODE_ENV=production \
     BACKTRACK_CONFIG=/etc/backtrack/backtrack.yaml
 USER backtrack
 EXPOSE 9464
-HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD node -e "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# backtrack health reads the configuration: it follows http.listen, and sends the
+# token when http.protectMetrics guards the health endpoints.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s CMD ["/app/bin/backtrack", "health"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/app/bin/backtrack"]
 CMD ["daemon"]

@@ -7,10 +7,11 @@ import { pruneCommand } from './prune.js';
 import { binlogCommand } from './binlog.js';
 import { checkCommand } from './check.js';
 import { findCommand } from './find.js';
+import { healthCommand } from './health.js';
 import { undoCommand } from './undo.js';
 import { helpCommand } from './help.js';
 import { listCommand } from './list.js';
 import { restoreCommand } from './restore.js';
 import { verifyCommand } from './verify.js';
 
-export const COMMANDS: Command[] = [daemonCommand, backupCommand, listCommand, verifyCommand, restoreCommand, findCommand, undoCommand, binlogCommand, pruneCommand, auditCommand, checkCommand, helpCommand];
+export const COMMANDS: Command[] = [daemonCommand, backupCommand, listCommand, verifyCommand, restoreCommand, findCommand, undoCommand, binlogCommand, pruneCommand, auditCommand, checkCommand, healthCommand, helpCommand];

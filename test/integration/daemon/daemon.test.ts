@@ -80,11 +80,18 @@ describe('backtrack daemon', () => {
         40_000,
         500,
       );
+      // backtrack health follows the configuration to the daemon: ready, exit 0.
+      const health = await execa(BIN, ['health', '--json'], { cwd, reject: false, env: { ...S3_ENV, BACKTRACK_NODE: process.execPath, ...env } });
+      expect(health.exitCode, String(health.stderr)).toBe(0);
+      expect(JSON.parse(String(health.stdout))).toMatchObject({ ok: true, url: `http://127.0.0.1:${port}/readyz`, status: 200 });
     } finally {
       d.kill('SIGTERM');
     }
     const r = await d;
     expect(r.exitCode, String(r.stderr).slice(-2000)).toBe(0);
+    const gone = await execa(BIN, ['health'], { cwd, reject: false, env: { ...S3_ENV, BACKTRACK_NODE: process.execPath, ...env } });
+    expect(gone.exitCode).toBe(1);
+    expect(String(gone.stdout)).toMatch(/not reachable: http:\/\/127\.0\.0\.1:\d+\/readyz/);
     // A BACKTRACK_ variable that names no option stops the command, naming it.
     const typo = await execa(BIN, ['list'], { cwd, reject: false, env: { ...S3_ENV, BACKTRACK_NODE: process.execPath, ...env, BACKTRACK_SOURCES_0_MYSQL_HOTS: 'x' } });
     expect(typo.exitCode).toBe(2);

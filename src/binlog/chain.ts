@@ -285,3 +285,8 @@ function timeBefore(tl: Timeline, p: LogPoint): string | undefined {
   }
   return best === undefined ? undefined : new Date(best * 1000).toISOString();
 }
+
+/** The current cover of a segment's file, read again from the repository (segments.ts reload). */
+export function chainReloader(repo: Repository, source: string): (seg: Sidecar) => Promise<ChainFile | undefined> {
+  return async (seg) => (await loadChain(repo, source)).find((t) => t.id === seg.timeline)?.files.find((f) => f.file === seg.file);
+}

@@ -20,7 +20,7 @@ import { spawnStage } from '../pipeline/linked.js';
 import type { ChainFile } from './chain.js';
 import { BinlogTableFilter, type TableFilter } from './filter.js';
 import type { Sidecar } from '../repository/sidecar.js';
-import { describeSegment, fetchSegment, fileBytes, type SegmentSource } from './segments.js';
+import { SegmentGoneError, describeSegment, fetchSegment, fileBytes, replacementCover, type SegmentSource } from './segments.js';
 
 /** One file of a replay, with the positions to start and stop at. */
 export interface ReplayStep {
@@ -163,7 +163,18 @@ async function feedLinked(o: ReplayOptions, segs: Sidecar[], sink: Writable, dec
   let next: Promise<string> | undefined = fetchSegment(o.src, segs[0]!);
   try {
     for (const [i, seg] of segs.entries()) {
-      const local = await next!;
+      let local: string;
+      try {
+        local = await next!;
+      } catch (err) {
+        // A piece replaced meanwhile (a fold, or the whole file): the rest comes from what replaced it, through Node.
+        if (!(err instanceof SegmentGoneError)) throw err;
+        next = undefined;
+        const fresh = await replacementCover(o.src, err, seg.start);
+        const stop = segs[segs.length - 1]!.end;
+        await pipeline(Readable.from(fileBytes(o.src, fresh, seg.start, Math.min(stop, fresh.end))), sink, { end: false });
+        return;
+      }
       next = segs[i + 1] ? fetchSegment(o.src, segs[i + 1]!) : undefined;
       next?.catch(() => undefined);
       try {

@@ -37,6 +37,30 @@ export interface SegmentSource {
   signal?: AbortSignal | undefined;
   /** Called with the stored bytes of each segment fetched (dry-run and bench accounting). */
   onFetched?: (bytes: number, segment: Sidecar) => void;
+  /**
+   * The file's cover as the repository holds it now. The archiver replaces
+   * pieces by folded pieces and by the whole file, then deletes them: a
+   * reader that listed a piece a moment before can find it gone, and reads
+   * on from the segments that replaced it.
+   */
+  reload?: ((seg: Sidecar) => Promise<ChainFile | undefined>) | undefined;
+}
+
+/** A piece that was there when the chain was read, and is gone now (replaced by a fold or the whole file). */
+export class SegmentGoneError extends NotFoundError {
+  constructor(message: string, readonly segment: Sidecar) {
+    super(message, { key: segmentKey(segment) });
+  }
+}
+
+/**
+ * Where to read on after a piece vanished: the file's cover now, which must
+ * reach `from` (the bytes already read stay as they were).
+ */
+export async function replacementCover(src: SegmentSource, gone: SegmentGoneError, from: number): Promise<ChainFile> {
+  const fresh = await src.reload?.(gone.segment);
+  if (!fresh || !fresh.segments.some((x) => x.start <= from && x.end > from)) throw gone;
+  return fresh;
 }
 
 /** The largest overlap between two segments that is compared in memory. */
@@ -53,6 +77,24 @@ export function describeSegment(store: ObjectReader, s: Sidecar): string {
  * consumer) stops every decoder and removes the staged segments.
  */
 export async function* fileBytes(src: SegmentSource, f: ChainFile, from = 0, to = f.end): AsyncGenerator<Buffer> {
+  let pos = from;
+  let chain = f;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      for await (const chunk of fileBytesOnce(src, chain, pos, to)) {
+        pos += chunk.length;
+        yield chunk;
+      }
+      return;
+    } catch (err) {
+      // A piece replaced meanwhile: read on, from where we are, in what replaced it.
+      if (!(err instanceof SegmentGoneError) || attempt >= 3) throw err;
+      chain = await replacementCover(src, err, pos);
+    }
+  }
+}
+
+async function* fileBytesOnce(src: SegmentSource, f: ChainFile, from: number, to: number): AsyncGenerator<Buffer> {
   const segs = f.segments.filter((s) => s.end > from && s.start < to);
   if (segs.length === 0) return;
   const first = segs[0] as Sidecar;
@@ -129,7 +171,11 @@ export async function fetchSegment(src: SegmentSource, seg: Sidecar): Promise<st
     try {
       input = await src.store.get(segmentKey(seg), src.signal ? { signal: src.signal } : {});
     } catch (err) {
-      if (err instanceof NotFoundError) throw new NotFoundError(`${describeSegment(src.store, seg)} is missing from the repository`, { key: segmentKey(seg) });
+      if (err instanceof NotFoundError) {
+        const message = `${describeSegment(src.store, seg)} is missing from the repository`;
+        if (seg.kind === 'piece' && src.reload) throw new SegmentGoneError(message, seg);
+        throw new NotFoundError(message, { key: segmentKey(seg) });
+      }
       throw err;
     }
     await pipeline(input, hash.stream, createWriteStream(local), src.signal ? { signal: src.signal } : {});
@@ -144,7 +190,7 @@ export async function fetchSegment(src: SegmentSource, seg: Sidecar): Promise<st
     return local;
   } catch (err) {
     await rm(local, { force: true });
-    throw asBacktrackError(err);
+    throw err instanceof SegmentGoneError ? err : asBacktrackError(err);
   }
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { selectSource } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
-import { loadChain } from '../binlog/chain.js';
+import { chainReloader, loadChain } from '../binlog/chain.js';
 import { findTransactions, parseKinds, type Match } from '../binlog/find.js';
 import { removeDir } from '../binlog/replay.js';
 import { parseSelector } from '../restore/select.js';
@@ -85,7 +85,7 @@ export const findCommand: Command = {
     const work = await mkdtemp(path.join(ctx.cfg.workDir, 'find-'));
     try {
       const tty = !ctx.json && process.stderr.isTTY;
-      const r = await findTransactions(timelines, q, { store: repo.binlogObjects(source.name), codec: codecFor(ctx.cfg, source), workDir: work, signal: ctx.signal }, (file, bytes) => {
+      const r = await findTransactions(timelines, q, { store: repo.binlogObjects(source.name), codec: codecFor(ctx.cfg, source), workDir: work, signal: ctx.signal, reload: chainReloader(repo, source.name) }, (file, bytes) => {
         if (tty) process.stderr.write(`\rsearched ${file} (${formatBytes(bytes)})   `);
       });
       if (tty) process.stderr.write('\n');

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import { selectSource } from '../config/load.js';
 import { UsageError } from '../errors.js';
-import { loadChain } from '../binlog/chain.js';
+import { chainReloader, loadChain } from '../binlog/chain.js';
 import { removeDir } from '../binlog/replay.js';
 import { undoTransaction } from '../binlog/undo.js';
 import { closeQuietly, connect, queryRows } from '../mysql/connect.js';
@@ -36,7 +36,7 @@ export const undoCommand: Command = {
     // Column names from the live table's definition (the refusal of later changes means it is the one the rows were written against).
     const conn = await connect(sourceSpec(source)).catch(() => undefined);
     try {
-      const r = await undoTransaction(await loadChain(repo, source.name), gtid, { store: repo.binlogObjects(source.name), codec: codecFor(ctx.cfg, source), workDir: work, signal: ctx.signal }, {
+      const r = await undoTransaction(await loadChain(repo, source.name), gtid, { store: repo.binlogObjects(source.name), codec: codecFor(ctx.cfg, source), workDir: work, signal: ctx.signal, reload: chainReloader(repo, source.name) }, {
         binlogTool: toolPaths(ctx.cfg, 'mariadb').binlog,
         workDir: work,
         signal: ctx.signal,

@@ -6,7 +6,7 @@
  */
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
-import { loadChain } from '../binlog/chain.js';
+import { chainReloader, loadChain } from '../binlog/chain.js';
 import { checkFilteredReplay, checkReplayTool, removeDir, replayFiles } from '../binlog/replay.js';
 import type { TableFilter } from '../binlog/filter.js';
 import { selectFromBackup, type Selection } from './select.js';
@@ -51,7 +51,7 @@ export async function restoreToPoint(o: PointRestoreOptions): Promise<{ plan: Fu
   const work = await mkdtemp(path.join(o.cfg.workDir, 'restore-'));
   try {
     // 1. Plan: backup, binlog files, exact start and stop positions.
-    const src = { store: o.repo.binlogObjects(o.source.name), codec: codecFor(o.cfg, o.source), workDir: work, signal: o.signal };
+    const src = { store: o.repo.binlogObjects(o.source.name), codec: codecFor(o.cfg, o.source), workDir: work, signal: o.signal, reload: chainReloader(o.repo, o.source.name) };
     const pitr = await planPointInTime(o.point, manifests, timelines, { src, now: new Date() });
     const m = manifests.find((x) => x.id === pitr.backupId)!;
     // 2. The replay tool fits the source (MySQL's own mysqlbinlog for MySQL), the target checked and every backup object present.

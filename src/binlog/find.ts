@@ -127,18 +127,30 @@ export function describe(t: TransactionInfo, file: string, timeline: string): Ma
   };
 }
 
+/**
+ * The tables a query judges kinds and row counts on: with --table, the
+ * chosen ones (a DELETE of orders is not a DELETE of prices), narrowed to
+ * those with a wanted kind; undefined when nothing can match. One rule for
+ * a transaction (`matches`) and for a segment's index (segment-index.ts).
+ */
+export function tablesInQuestion<T extends { schema: string; table: string; kinds: readonly string[] }>(tables: T[], kinds: readonly string[], q: FindQuery): T[] | undefined {
+  let out = q.tables.length ? tables.filter((x) => q.tables.some((s) => s.schema.test(x.schema) && (!s.table || s.table.test(x.table)))) : tables;
+  if (q.tables.length && !out.length) return undefined;
+  if (q.kinds.size) {
+    const wanted = (k: string) => q.kinds.has(k as Kind);
+    if (!q.tables.length && !kinds.some(wanted)) return undefined;
+    out = out.filter((x) => x.kinds.some(wanted));
+    if (q.tables.length && !out.length) return undefined;
+  }
+  return out;
+}
+
 function matches(m: Match, t: TransactionInfo, q: FindQuery): boolean {
   if (q.since !== undefined && t.timestamp < q.since) return false;
   if (q.until !== undefined && t.timestamp > q.until) return false;
   if (q.gtid !== undefined && m.gtid !== q.gtid) return false;
-  // With --table, the kinds and the row count are those of the chosen tables (a DELETE of orders is not a DELETE of prices).
-  let tables = q.tables.length ? m.tables.filter((x) => q.tables.some((s) => s.schema.test(x.schema) && (!s.table || s.table.test(x.table)))) : m.tables;
-  if (q.tables.length && !tables.length) return false;
-  if (q.kinds.size) {
-    if (!q.tables.length && !m.kinds.some((k) => q.kinds.has(k))) return false;
-    tables = tables.filter((x) => x.kinds.some((k) => q.kinds.has(k)));
-    if (q.tables.length && !tables.length) return false;
-  }
+  const tables = tablesInQuestion(m.tables, m.kinds, q);
+  if (!tables) return false;
   if (q.minRows !== undefined && Math.max(0, ...tables.map((x) => x.inserted + x.updated + x.deleted)) < q.minRows) return false;
   if (q.grep !== undefined && !m.statements.some((s) => s.toLowerCase().includes(q.grep!.toLowerCase()))) return false;
   return true;

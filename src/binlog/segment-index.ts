@@ -6,7 +6,7 @@
 import type { TransactionInfo } from '../mysql/binlog/parser.js';
 import { GtidSet, parseGtid, type Flavor } from '../mysql/gtid.js';
 import type { Sidecar } from '../repository/sidecar.js';
-import { describe, type FindQuery } from './find.js';
+import { describe, tablesInQuestion, type FindQuery } from './find.js';
 
 export type SegmentIndex = NonNullable<Sidecar['index']>;
 
@@ -72,15 +72,8 @@ export function cannotMatch(seg: Sidecar, q: FindQuery, flavor: Flavor): boolean
   }
   const ix = seg.index;
   if (!ix?.complete) return false;
-  // The same rule as find's matching: with --table, kinds and rows of the chosen tables.
-  const wanted = (k: string) => q.kinds.has(k as never);
-  let tables = q.tables.length ? ix.tables.filter((t) => q.tables.some((s) => s.schema.test(t.schema) && (!s.table || s.table.test(t.table)))) : ix.tables;
-  if (q.tables.length && tables.length === 0) return true;
-  if (q.kinds.size) {
-    if (!q.tables.length && !ix.kinds.some(wanted)) return true;
-    tables = tables.filter((t) => t.kinds.some(wanted));
-    if (q.tables.length && tables.length === 0) return true;
-  }
+  const tables = tablesInQuestion(ix.tables, ix.kinds, q);
+  if (!tables) return true;
   // A transaction's rows in one table are at most the table's maxRows (over any kind: an upper bound).
   if (q.minRows !== undefined && Math.max(0, ...tables.map((t) => t.maxRows)) < q.minRows) return true;
   return false;

@@ -21,6 +21,7 @@ import { BacktrackError, BinlogUnreadableError } from '../errors.js';
 import { EventType, rowsEventShape } from '../mysql/binlog/events.js';
 import { MARIA_FL_STANDALONE, decodeMariaGtid, decodeMysqlGtid, decodeMysqlTaggedGtid } from '../mysql/binlog/gtid-events.js';
 import { formatGtid } from '../mysql/gtid.js';
+import { identifierForms } from '../mysql/connect.js';
 
 const HEADER = 19;
 const STMT_END_F = 0x0001;
@@ -232,7 +233,7 @@ export class BinlogTableFilter extends Transform {
   /** A statement that names a chosen table (or is DDL in a chosen schema) cannot be left out or rewritten exactly. */
   private refuseIfChosen(e: Ev, q: { db: string; text: string }): void {
     if (!this.chosen) return;
-    const names = (s: string) => [`\`${s.replace(/`/g, '``')}\``, ...(/^\w+$/.test(s) ? [s] : [])].map((x) => x.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&'));
+    const names = (s: string) => Object.values(identifierForms(s));
     const hits: string[] = [];
     for (const key of this.chosen.tables.keys()) {
       const [schema, table] = key.split('\u0000') as [string, string];

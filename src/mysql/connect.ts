@@ -114,3 +114,16 @@ export async function closeQuietly(conn: Connection | undefined): Promise<void> 
 export function quoteIdent(name: string): string {
   return `\`${name.replace(/`/g, '``')}\``;
 }
+
+/** A string matched literally inside a RegExp. */
+export function escapeRegExp(s: string): string {
+  return s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+}
+
+/**
+ * An identifier as SQL text may spell it, as RegExp sources: backtick-quoted,
+ * and bare when it needs no quotes (callers add the boundaries they need).
+ */
+export function identifierForms(name: string): { quoted: string; bare?: string } {
+  return { quoted: escapeRegExp(quoteIdent(name)), ...(/^[A-Za-z0-9_$]+$/.test(name) ? { bare: escapeRegExp(name) } : {}) };
+}

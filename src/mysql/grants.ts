@@ -4,7 +4,7 @@
  * only through a role are not followed (the check then says so).
  */
 import type { Connection } from 'mysql2/promise';
-import { queryRows } from './connect.js';
+import { identifierForms, queryRows } from './connect.js';
 import type { Flavor } from './flavor.js';
 
 /** A needed privilege: any one of `names` satisfies it. */
@@ -63,8 +63,7 @@ export function grantStatement(flavor: Flavor, account: string): string {
 
 /** Whether the account may write the heartbeat: INSERT (and CREATE) on its schema or globally. */
 export function canWriteHeartbeat(grants: string[], schema: string): boolean {
-  const q = schema.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const onSchema = new RegExp(`^GRANT (.+?) ON (\\*|\`${q}\`)\\.\\* TO `, 'i');
+  const onSchema = new RegExp(`^GRANT (.+?) ON (\\*|${identifierForms(schema).quoted})\\.\\* TO `, 'i');
   return grants.some((g) => {
     const m = onSchema.exec(g);
     if (!m?.[1]) return false;

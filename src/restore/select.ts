@@ -5,6 +5,7 @@
  * doubled backtick for a backtick): `` `odd.name`.`t*` ``.
  */
 import { UsageError } from '../errors.js';
+import { escapeRegExp } from '../mysql/connect.js';
 import type { Manifest, ManifestObject } from '../repository/manifest.js';
 
 export interface Selector {
@@ -25,7 +26,7 @@ function parts(text: string, flag: string): RegExp[] {
     const c = text[i] as string;
     if (quoted) {
       if (c === '`' && text[i + 1] === '`') {
-        cur += escape('`');
+        cur += escapeRegExp('`');
         i += 2;
         continue;
       }
@@ -34,7 +35,7 @@ function parts(text: string, flag: string): RegExp[] {
         i++;
         continue;
       }
-      cur += escape(c);
+      cur += escapeRegExp(c);
       i++;
       continue;
     }
@@ -52,7 +53,7 @@ function parts(text: string, flag: string): RegExp[] {
       i++;
       continue;
     }
-    cur += c === '*' ? '.*' : c === '?' ? '.' : escape(c);
+    cur += c === '*' ? '.*' : c === '?' ? '.' : escapeRegExp(c);
     started = true;
     i++;
   }
@@ -60,10 +61,6 @@ function parts(text: string, flag: string): RegExp[] {
   if (!started) throw new UsageError(`${flag} "${text}" has an empty name; write SCHEMA or SCHEMA.TABLE`);
   out.push(cur);
   return out.map((p) => new RegExp(`^${p}$`, 's'));
-}
-
-function escape(c: string): string {
-  return c.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
 }
 
 /** Parse one `--only` value. */
@@ -112,7 +109,7 @@ export function selectFromBackup(m: Manifest, only: Selector[], renames: Array<{
   }
   const baseTables = m.inventory.tables.filter((t) => t.type !== 'VIEW');
   const schemas: Selection['schemas'] = [];
-  const sels = only.length ? only : [...rename.keys()].map((s) => ({ text: s, schema: new RegExp(`^${escape(s)}$`), table: undefined }));
+  const sels = only.length ? only : [...rename.keys()].map((s) => ({ text: s, schema: new RegExp(`^${escapeRegExp(s)}$`), table: undefined }));
   for (const s of sels) {
     if (!m.inventory.schemas.some((x) => s.schema.test(x))) throw new UsageError(`--only ${s.text} matches no schema of backup ${m.id} (it has ${m.inventory.schemas.join(', ')})`);
     if (s.table && !baseTables.some((t) => s.schema.test(t.schema) && s.table!.test(t.name))) {

@@ -9,6 +9,7 @@
 import { Writable } from 'node:stream';
 import { ToolError, asBacktrackError } from '../../errors.js';
 import { withClientCredentials, type ClientCredentials } from '../../mysql/client.js';
+import { identifierForms, quoteIdent } from '../../mysql/connect.js';
 import { downloadDecompressed, downloadInto } from '../../pipeline/download.js';
 import { runTool } from '../../pipeline/spawn.js';
 import type { LoadContext, LoadObject, LoadResult } from '../engine.js';
@@ -176,12 +177,11 @@ function objectAtLine(lines: string[], n: number): string | undefined {
 /** `CREATE DATABASE ... \`old\`` and `USE \`old\`;` lines, pointed at the new name. */
 export function renameDatabase(sql: Buffer, from: string, to: string): Buffer {
   if (from === to) return sql;
-  const q = (n: string) => `\`${n.replace(/`/g, '``')}\``;
-  const old = q(from).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+  const old = identifierForms(from).quoted;
   const text = sql
     .toString('utf8')
-    .replace(new RegExp(`^(CREATE DATABASE (?:/\\*!32312 IF NOT EXISTS\\*/ )?)${old}`, 'gm'), (_m, pre: string) => `${pre}${q(to)}`)
-    .replace(new RegExp(`^USE ${old};`, 'gm'), `USE ${q(to)};`);
+    .replace(new RegExp(`^(CREATE DATABASE (?:/\\*!32312 IF NOT EXISTS\\*/ )?)${old}`, 'gm'), (_m, pre: string) => `${pre}${quoteIdent(to)}`)
+    .replace(new RegExp(`^USE ${old};`, 'gm'), `USE ${quoteIdent(to)};`);
   return Buffer.from(text, 'utf8');
 }
 
@@ -222,8 +222,8 @@ export async function cutSchemaObject(sql: Buffer, chosen: Chosen): Promise<Buff
  */
 export function keepUnqualified(text: string, from: string, to: string): { text: string; dropped: string[] } {
   if (from === to) return { text, dropped: [] };
-  const esc = (x: string) => x.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
-  const names = [`\`${esc(from.replace(/`/g, '``'))}\``, ...(/^[A-Za-z0-9_$]+$/.test(from) ? [`\\b${esc(from)}\\b`] : [])];
+  const forms = identifierForms(from);
+  const names = [forms.quoted, ...(forms.bare ? [`\\b${forms.bare}\\b`] : [])];
   const qualified = new RegExp(`(?:${names.join('|')})\\s*\\.\\s*[\`\\w]`);
   const lines = text.split('\n');
   const out: string[] = [];

@@ -8,6 +8,7 @@
 import { GtidSet, type Flavor } from '../mysql/gtid.js';
 import type { Manifest } from '../repository/manifest.js';
 import { segmentKey, type Repository } from '../repository/repository.js';
+import type { SegmentSource } from './segments.js';
 import { fileIndex, nextFileName, timelineOf, type GapRecord, type Sidecar } from '../repository/sidecar.js';
 
 /** One binlog file as archived. */
@@ -289,4 +290,9 @@ function timeBefore(tl: Timeline, p: LogPoint): string | undefined {
 /** The current cover of a segment's file, read again from the repository (segments.ts reload). */
 export function chainReloader(repo: Repository, source: string): (seg: Sidecar) => Promise<ChainFile | undefined> {
   return async (seg) => (await loadChain(repo, source)).find((t) => t.id === seg.timeline)?.files.find((f) => f.file === seg.file);
+}
+
+/** A source's archived segments as every reader takes them: from the repository, staged in `workDir`, reloading a cover a fold changed. */
+export function repositorySegments(repo: Repository, source: string, codec: SegmentSource['codec'], workDir: string, signal?: AbortSignal): SegmentSource {
+  return { store: repo.binlogObjects(source), codec, workDir, signal, reload: chainReloader(repo, source) };
 }

@@ -1,14 +1,11 @@
 /** `backtrack find`: find the accident in the archived binlog (a DROP, a DELETE without WHERE, ...). */
-import { mkdir, mkdtemp } from 'node:fs/promises';
-import path from 'node:path';
 import { selectSource } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
-import { chainReloader, loadChain } from '../binlog/chain.js';
+import { loadChain, repositorySegments } from '../binlog/chain.js';
 import { findTransactions, parseKinds, type Match } from '../binlog/find.js';
-import { removeDir } from '../binlog/replay.js';
 import { parseSelector } from '../restore/select.js';
-import { codecFor, openRepository } from '../runtime/context.js';
+import { codecFor, openRepository, withWorkDir } from '../runtime/context.js';
 import { bool, str, strs, type Command } from './command.js';
 import { formatBytes } from './format.js';
 
@@ -81,11 +78,9 @@ export const findCommand: Command = {
     };
     const repo = await openRepository(ctx.cfg, 'read', ctx.log, ctx.signal);
     const timelines = await loadChain(repo, source.name);
-    await mkdir(ctx.cfg.workDir, { recursive: true });
-    const work = await mkdtemp(path.join(ctx.cfg.workDir, 'find-'));
-    try {
+    return withWorkDir(ctx.cfg, 'find', async (work) => {
       const tty = !ctx.json && process.stderr.isTTY;
-      const r = await findTransactions(timelines, q, { store: repo.binlogObjects(source.name), codec: codecFor(ctx.cfg, source), workDir: work, signal: ctx.signal, reload: chainReloader(repo, source.name) }, (file, bytes) => {
+      const r = await findTransactions(timelines, q, repositorySegments(repo, source.name, codecFor(ctx.cfg, source), work, ctx.signal), (file, bytes) => {
         if (tty) process.stderr.write(`\rsearched ${file} (${formatBytes(bytes)})   `);
       });
       if (tty) process.stderr.write('\n');
@@ -99,8 +94,6 @@ export const findCommand: Command = {
         json: { source: source.name, matches: r.matches, more: r.more, scanned: r.scanned, gaps: r.gaps, notes },
         text: [summary, ...notes.map((n) => `note: ${n}`), ...(r.matches.length ? ['', r.matches.map(renderMatch).join('\n\n')] : [])].join('\n'),
       };
-    } finally {
-      await removeDir(work);
-    }
+    });
   },
 };

@@ -1,14 +1,11 @@
 /** `backtrack undo --gtid GTID`: the SQL that reverses one transaction's row changes (MariaDB), to review and apply. */
-import { mkdir, mkdtemp } from 'node:fs/promises';
-import path from 'node:path';
 import { selectSource } from '../config/load.js';
 import { UsageError } from '../errors.js';
-import { chainReloader, loadChain } from '../binlog/chain.js';
-import { removeDir } from '../binlog/replay.js';
+import { loadChain, repositorySegments } from '../binlog/chain.js';
 import { undoTransaction } from '../binlog/undo.js';
 import { closeQuietly, connect, queryRows } from '../mysql/connect.js';
 import { cliActor } from '../repository/audit.js';
-import { codecFor, openRepository, sourceSpec, toolPaths } from '../runtime/context.js';
+import { codecFor, openRepository, sourceSpec, toolPaths, withWorkDir } from '../runtime/context.js';
 import { str, type Command } from './command.js';
 
 export const undoCommand: Command = {
@@ -31,35 +28,34 @@ export const undoCommand: Command = {
     const source = selectSource(ctx.cfg, str(ctx, 'source'));
     const repo = await openRepository(ctx.cfg, 'write', ctx.log, ctx.signal);
     const started = Date.now();
-    await mkdir(ctx.cfg.workDir, { recursive: true });
-    const work = await mkdtemp(path.join(ctx.cfg.workDir, 'undo-'));
     // Column names from the live table's definition (the refusal of later changes means it is the one the rows were written against).
     const conn = await connect(sourceSpec(source)).catch(() => undefined);
     try {
-      const r = await undoTransaction(await loadChain(repo, source.name), gtid, { store: repo.binlogObjects(source.name), codec: codecFor(ctx.cfg, source), workDir: work, signal: ctx.signal, reload: chainReloader(repo, source.name) }, {
-        binlogTool: toolPaths(ctx.cfg, 'mariadb').binlog,
-        workDir: work,
-        signal: ctx.signal,
-        columns: async (schema, table) => {
-          if (!conn) return undefined;
-          const rows = await queryRows<{ c: string }>(conn, 'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [schema, table]).catch(() => []);
-          return rows.length ? rows.map((x) => x.c) : undefined;
-        },
+      return await withWorkDir(ctx.cfg, 'undo', async (work) => {
+        const r = await undoTransaction(await loadChain(repo, source.name), gtid, repositorySegments(repo, source.name, codecFor(ctx.cfg, source), work, ctx.signal), {
+          binlogTool: toolPaths(ctx.cfg, 'mariadb').binlog,
+          workDir: work,
+          signal: ctx.signal,
+          columns: async (schema, table) => {
+            if (!conn) return undefined;
+            const rows = await queryRows<{ c: string }>(conn, 'SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION', [schema, table]).catch(() => []);
+            return rows.length ? rows.map((x) => x.c) : undefined;
+          },
+        });
+        await repo.appendAudit({ action: 'undo', actor: cliActor(), source: source.name, params: { gtid: r.transaction.gtid, file: r.transaction.file, start: r.transaction.start, tables: r.transaction.tables.map((t) => `${t.schema}.${t.table}`) }, outcome: 'ok', durationSeconds: (Date.now() - started) / 1000 });
+        const t = r.transaction;
+        const header = [
+          `-- backtrack undo --gtid ${t.gtid}: the reverse of ${t.file}:${t.start} (${t.time}), made by mariadb-binlog --flashback`,
+          ...t.tables.map((x) => `--   ${x.schema}.${x.table}: ${x.deleted} deleted, ${x.updated} updated, ${x.inserted} inserted (reversed below)`),
+          '-- Review it, then apply as an account with BINLOG ADMIN (or SUPER): mariadb -h <source> -u <admin> -p < undo.sql',
+          '-- The reversed rows, readable:',
+          ...r.readable.map((l) => `-- ${l.replace(/^### ?/, '')}`),
+          '',
+        ].join('\n');
+        return { json: { ok: true, transaction: t, readable: r.readable, sql: r.sql }, text: `${header}\n${r.sql}` };
       });
-      await repo.appendAudit({ action: 'undo', actor: cliActor(), source: source.name, params: { gtid: r.transaction.gtid, file: r.transaction.file, start: r.transaction.start, tables: r.transaction.tables.map((t) => `${t.schema}.${t.table}`) }, outcome: 'ok', durationSeconds: (Date.now() - started) / 1000 });
-      const t = r.transaction;
-      const header = [
-        `-- backtrack undo --gtid ${t.gtid}: the reverse of ${t.file}:${t.start} (${t.time}), made by mariadb-binlog --flashback`,
-        ...t.tables.map((x) => `--   ${x.schema}.${x.table}: ${x.deleted} deleted, ${x.updated} updated, ${x.inserted} inserted (reversed below)`),
-        '-- Review it, then apply as an account with BINLOG ADMIN (or SUPER): mariadb -h <source> -u <admin> -p < undo.sql',
-        '-- The reversed rows, readable:',
-        ...r.readable.map((l) => `-- ${l.replace(/^### ?/, '')}`),
-        '',
-      ].join('\n');
-      return { json: { ok: true, transaction: t, readable: r.readable, sql: r.sql }, text: `${header}\n${r.sql}` };
     } finally {
       if (conn) await closeQuietly(conn);
-      await removeDir(work);
     }
   },
 };

@@ -4,17 +4,15 @@
  * backup, replay the binlog from its snapshot point to the stop point, record
  * an audit event. The full restore's steps are reused as they are.
  */
-import { mkdir, mkdtemp } from 'node:fs/promises';
-import path from 'node:path';
-import { chainReloader, loadChain } from '../binlog/chain.js';
-import { checkFilteredReplay, checkReplayTool, removeDir, replayFiles } from '../binlog/replay.js';
+import { loadChain, repositorySegments } from '../binlog/chain.js';
+import { checkFilteredReplay, checkReplayTool, replayFiles } from '../binlog/replay.js';
 import type { TableFilter } from '../binlog/filter.js';
 import { selectFromBackup, type Selection } from './select.js';
 import { laterOnSameTables, type Match } from '../binlog/find.js';
 import type { SegmentSource } from '../binlog/segments.js';
 import { NotFoundError } from '../errors.js';
 import { formatGtid, parseGtid, type Flavor } from '../mysql/gtid.js';
-import { codecFor, toolPaths } from '../runtime/context.js';
+import { codecFor, toolPaths, withWorkDir } from '../runtime/context.js';
 import { applyRestore, prepareRestore, restoreFull, type RestoreOptions, type RestorePlan } from './full.js';
 import { planPointInTime, type PitrPlan } from './plan.js';
 import type { TargetPoint } from './point.js';
@@ -47,11 +45,9 @@ export async function restoreToPoint(o: PointRestoreOptions): Promise<{ plan: Fu
     const r = await restoreFull({ ...o, onPlan: (p) => o.onPitrPlan?.({ ...p, notes }) });
     return { plan: { ...r.plan, notes }, ...(r.load ? { load: r.load } : {}) };
   }
-  await mkdir(o.cfg.workDir, { recursive: true });
-  const work = await mkdtemp(path.join(o.cfg.workDir, 'restore-'));
-  try {
+  return withWorkDir(o.cfg, 'restore', async (work) => {
     // 1. Plan: backup, binlog files, exact start and stop positions.
-    const src = { store: o.repo.binlogObjects(o.source.name), codec: codecFor(o.cfg, o.source), workDir: work, signal: o.signal, reload: chainReloader(o.repo, o.source.name) };
+    const src = repositorySegments(o.repo, o.source.name, codecFor(o.cfg, o.source), work, o.signal);
     const pitr = await planPointInTime(o.point, manifests, timelines, { src, now: new Date() });
     const m = manifests.find((x) => x.id === pitr.backupId)!;
     // 2. The replay tool fits the source (MySQL's own mysqlbinlog for MySQL), the target checked and every backup object present.
@@ -74,9 +70,7 @@ export async function restoreToPoint(o: PointRestoreOptions): Promise<{ plan: Fu
       replayFiles(pitr.files, { src, target: o.target, flavor: m.server.flavor, binlogTool: tools.binlog, client: tools.client, noBinlog: o.noBinlog, signal: o.signal, tables, skip, onStep: (i) => o.onReplayFile?.(i, pitr.files.length) });
     const load = await applyRestore(o, m, plan, started, replay, { ...pitrParams(pitr), ...(skip ? { skip: [...skip] } : {}) });
     return { plan, load };
-  } finally {
-    await removeDir(work);
-  }
+  });
 }
 
 /**

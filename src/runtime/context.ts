@@ -4,7 +4,9 @@
  * Commands and the daemon build these here, so every flow opens things the
  * same way.
  */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import path from 'node:path';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { specFromConfig, type ConnectionSpec } from '../mysql/connect.js';
 import { toolsFor, type Flavor } from '../mysql/flavor.js';
@@ -56,4 +58,15 @@ export function toolPaths(cfg: Config, flavor: Flavor): { dump: string; client: 
 /** Sessions to run at once when not configured: one per core. */
 export function defaultParallelism(): number {
   return Math.max(1, availableParallelism());
+}
+
+/** Run `fn` with a private directory under the configured work directory, removed after. */
+export async function withWorkDir<T>(cfg: Config, prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+  await mkdir(cfg.workDir, { recursive: true });
+  const dir = await mkdtemp(path.join(cfg.workDir, `${prefix}-`));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

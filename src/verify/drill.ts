@@ -10,7 +10,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config, SourceConfig } from '../config/schema.js';
 import { BacktrackError, ChecksumError, NotFoundError, ScratchUnavailableError, VerificationFailedError, asBacktrackError } from '../errors.js';
-import { chainReloader, backupTimeline, loadChain } from '../binlog/chain.js';
+import { backupTimeline, loadChain, repositorySegments } from '../binlog/chain.js';
 import { checkReplayTool, removeDir, replayFiles } from '../binlog/replay.js';
 import type { SegmentSource } from '../binlog/segments.js';
 import type { Logger } from '../observability/logger.js';
@@ -161,7 +161,7 @@ async function loadInto(o: DrillOptions, m: Manifest, scratch: Scratch, signal: 
 }
 
 function segmentSource(o: DrillOptions, work: string, signal: AbortSignal): SegmentSource {
-  return { store: o.repo.binlogObjects(o.source.name), codec: codecFor(o.cfg, o.source), workDir: work, signal, reload: chainReloader(o.repo, o.source.name) };
+  return repositorySegments(o.repo, o.source.name, codecFor(o.cfg, o.source), work, signal);
 }
 
 async function replayAndCheck(o: DrillOptions, m: Manifest, scratch: Scratch, pitr: PitrPlan, work: string, signal: AbortSignal): Promise<DrillCheck> {

@@ -13,9 +13,6 @@ import { envVariable, optionRows, type OptionRow } from './reference.js';
 /** Variables that are Backtrack's but not configuration options. */
 const NOT_OPTIONS = new Set(['BACKTRACK_CONFIG', 'BACKTRACK_TARGET_PASSWORD', 'BACKTRACK_NODE', 'BACKTRACK_LOG_LEVEL']);
 
-/** The variable of an option: `sources[].mysql.host` -> `BACKTRACK_SOURCES_<N>_MYSQL_HOST`. */
-export const envName = envVariable;
-
 interface Leaf {
   row: OptionRow;
   re: RegExp;
@@ -24,7 +21,7 @@ interface Leaf {
 function leaves(): Leaf[] {
   return optionRows()
     .filter((r) => r.type !== 'object' && r.type !== 'list of objects')
-    .map((row) => ({ row, re: new RegExp(`^${envName(row.option).replace('<N>', '(\\d+)')}$`) }));
+    .map((row) => ({ row, re: new RegExp(`^${envVariable(row.option).replace('<N>', '(\\d+)')}$`) }));
 }
 
 function convert(name: string, value: string, type: string): unknown {
@@ -66,8 +63,10 @@ function setAt(raw: Record<string, unknown>, option: string, index: number | und
  * BACKTRACK_ variables (BACKTRACK_DEBUG, the test suite's own) are left alone.
  */
 export function optionVariables(env: NodeJS.ProcessEnv): string[] {
+  const ours = Object.keys(env).filter((k) => k.startsWith('BACKTRACK_') && !NOT_OPTIONS.has(k) && env[k] !== undefined);
+  if (!ours.length) return [];
   const sections = [...new Set(optionRows().map((r) => envVariable(r.option.split(/[.[]/)[0] as string)))];
-  return Object.keys(env).filter((k) => !NOT_OPTIONS.has(k) && env[k] !== undefined && sections.some((s) => k === s || k.startsWith(`${s}_`)));
+  return ours.filter((k) => sections.some((s) => k === s || k.startsWith(`${s}_`)));
 }
 
 /**
@@ -77,8 +76,10 @@ export function optionVariables(env: NodeJS.ProcessEnv): string[] {
  */
 export function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out = (raw && typeof raw === 'object' ? structuredClone(raw) : {}) as Record<string, unknown>;
+  const names = optionVariables(env);
+  if (!names.length) return out;
   const all = leaves();
-  for (const name of optionVariables(env)) {
+  for (const name of names) {
     const value = env[name] as string;
     let hit = false;
     for (const l of all) {
@@ -91,7 +92,7 @@ export function applyEnv(raw: unknown, env: NodeJS.ProcessEnv): Record<string, u
       break;
     }
     if (!hit) {
-      const near = all.map((l) => envName(l.row.option)).find((n) => n.replace('<N>', '0').startsWith(name.replace(/_\d+_/, '_0_').slice(0, 14)));
+      const near = all.map((l) => envVariable(l.row.option)).find((n) => n.replace('<N>', '0').startsWith(name.replace(/_\d+_/, '_0_').slice(0, 14)));
       throw new ConfigError(`${name} is not a configuration option${near ? ` (options look like ${near})` : ''}; backtrack help config lists every option with its variable`, { variable: name });
     }
   }

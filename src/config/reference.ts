@@ -31,11 +31,15 @@ export interface OptionRow {
   description: string;
 }
 
-/** Every option, depth first, in schema order. */
-export function optionRows(): OptionRow[] {
+let cachedRows: readonly OptionRow[] | undefined;
+
+/** Every option, depth first, in schema order (made once: every command reads it for the environment). */
+export function optionRows(): readonly OptionRow[] {
+  if (cachedRows) return cachedRows;
   const schema = z.toJSONSchema(ConfigSchema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const rows: OptionRow[] = [];
   walk(schema, '', true, rows);
+  cachedRows = rows;
   return rows;
 }
 

@@ -104,9 +104,10 @@ describe('config/backtrack.example.yaml', () => {
 
 describe('options from the environment', () => {
   it('writes BACKTRACK_<OPTION> variables over the file, sources by index, typed by the schema', async () => {
-    const { applyEnv, envName } = await import('../../../src/config/env.js');
-    expect(envName('repository.url')).toBe('BACKTRACK_REPOSITORY_URL');
-    expect(envName('sources[].binlog.uploadInterval')).toBe('BACKTRACK_SOURCES_<N>_BINLOG_UPLOAD_INTERVAL');
+    const { applyEnv } = await import('../../../src/config/env.js');
+    const { envVariable } = await import('../../../src/config/reference.js');
+    expect(envVariable('repository.url')).toBe('BACKTRACK_REPOSITORY_URL');
+    expect(envVariable('sources[].binlog.uploadInterval')).toBe('BACKTRACK_SOURCES_<N>_BINLOG_UPLOAD_INTERVAL');
     const raw = applyEnv(
       { repository: { url: '/from/file' }, sources: [{ name: 'main', mysql: { host: 'file-host', port: 3306 } }] },
       {

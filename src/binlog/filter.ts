@@ -55,6 +55,8 @@ export class BinlogTableFilter extends Transform {
   private offset = 0;
   private checksum = false;
   private group: Ev[] = [];
+  /** The open group has had its BEGIN (MySQL: a statement after it is inside the transaction). */
+  private began = false;
   private tableIds = new Map<number, string>();
   private done = false;
   /** Transactions kept and left out, for the log. */
@@ -126,6 +128,7 @@ export class BinlogTableFilter extends Transform {
     const opens = e.type === EventType.MARIA_GTID || e.type === EventType.MYSQL_GTID || e.type === EventType.MYSQL_GTID_TAGGED || e.type === EventType.MYSQL_ANONYMOUS_GTID;
     if (opens) {
       this.group = [e];
+      this.began = false;
       return;
     }
     if (!this.group.length) return; // between transactions: rotate, checkpoints, heartbeats
@@ -144,8 +147,9 @@ export class BinlogTableFilter extends Transform {
     if (q === 'COMMIT' || q === 'ROLLBACK' || q.startsWith('XA COMMIT') || q.startsWith('XA ROLLBACK')) return true;
     const gtid = this.group[0] as Ev;
     if (gtid.type === EventType.MARIA_GTID) return (gtid.raw.readUInt8(HEADER + 12) & MARIA_FL_STANDALONE) !== 0;
+    if (q === 'BEGIN') this.began = true;
     if (q === 'BEGIN' || q.startsWith('XA START')) return false;
-    return !this.group.some((x) => x.type === EventType.QUERY && x !== e && this.query(x).text.trim().toUpperCase() === 'BEGIN');
+    return !this.began;
   }
 
   /** The GTID of a group's first event, as text. */

@@ -1,22 +1,21 @@
 /** `backtrack backup`: take a full backup now. */
-import { selectSource } from '../config/load.js';
 import { takeBackup } from '../backup/backup.js';
 import { progressFor } from '../pipeline/progress.js';
 import { cliActor } from '../repository/audit.js';
 import { openRepository } from '../runtime/context.js';
-import { str, type Command } from './command.js';
+import { oneSource, type Command } from './command.js';
 import { formatBytes, formatDuration, isoSeconds } from './format.js';
 
 export const backupCommand: Command = {
   name: 'backup',
   summary: 'take a full backup now',
   usage: 'backtrack backup [--source NAME] [--json]',
+  source: 'one',
   options: {
-    source: { type: 'string', arg: 'NAME', description: 'the source to back up (default: the only configured one)' },
   },
   details: 'The backup is committed by its manifest, written last: an interrupted or failed backup leaves nothing that list or restore would take for a backup.',
   async run(ctx) {
-    const source = selectSource(ctx.cfg, str(ctx, 'source'));
+    const source = oneSource(ctx);
     const repo = await openRepository(ctx.cfg, 'write', ctx.log, ctx.signal);
     const progress = progressFor(`backup ${source.name}`, ctx.json);
     const m = await takeBackup({

@@ -1,21 +1,20 @@
 /** `backtrack binlog`: run only the binlog archiver, in the foreground, until SIGINT/SIGTERM. */
-import { selectSource } from '../config/load.js';
 import { BinlogArchiver } from '../binlog/archiver.js';
 import { HeartbeatWriter } from '../binlog/heartbeat.js';
 import { openRepository, sourceSpec } from '../runtime/context.js';
-import { str, type Command } from './command.js';
+import { oneSource, type Command } from './command.js';
 
 export const binlogCommand: Command = {
   name: 'binlog',
   summary: 'run only the binlog archiver, in the foreground',
   usage: 'backtrack binlog [--source NAME]',
+  source: 'one',
   options: {
-    source: { type: 'string', arg: 'NAME', description: 'the source whose binlog to archive (default: the only one)' },
   },
   details:
     'Streams the source\'s binary log over the replication protocol and uploads new bytes every binlog.uploadInterval. With verify.heartbeat.enabled it also writes the heartbeat. SIGINT/SIGTERM uploads what is complete and exits 0. Only one archiver per source runs at a time (exit 5 otherwise).',
   async run(ctx) {
-    const source = selectSource(ctx.cfg, str(ctx, 'source'));
+    const source = oneSource(ctx);
     const repo = await openRepository(ctx.cfg, 'write', ctx.log, ctx.signal);
     let segments = 0;
     let gaps = 0;

@@ -3,7 +3,8 @@
  * config, and a run function that returns both a human text and a JSON
  * document. main.ts does the rest (parsing, logging, signals, exit codes).
  */
-import type { Config } from '../config/schema.js';
+import { selectSource } from '../config/load.js';
+import type { Config, SourceConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 
 /** One flag of a command. */
@@ -30,6 +31,33 @@ export interface CommandContext {
   say(text: string): void;
 }
 
+/**
+ * The flags several commands share, declared here once. A command does not
+ * list them in its `options`: `source` and `dryRun` on the command ask for
+ * them, and main.ts adds them, with `--config`, `--json`, `--log-level` and
+ * `--help`, to every command's parser and help.
+ */
+export const SOURCE_OPTION = {
+  one: { type: 'string', arg: 'NAME', description: 'the source to work on (default: the only configured one; needed when there are several)' },
+  each: { type: 'string', arg: 'NAME', description: 'only this source (default: every configured source)' },
+} as const satisfies Record<string, OptionSpec>;
+
+/** The --dry-run flag of a command, with what its dry run does. */
+export function dryRunOption(what: string): OptionSpec {
+  return { type: 'boolean', description: what };
+}
+
+/** The source --source names, or the only configured one (a command with `source: 'one'`). */
+export function oneSource(ctx: CommandContext): SourceConfig {
+  return selectSource(ctx.cfg, str(ctx, 'source'));
+}
+
+/** The source --source names, or every configured one (a command with `source: 'each'`). */
+export function eachSource(ctx: CommandContext): SourceConfig[] {
+  const name = str(ctx, 'source');
+  return name ? [selectSource(ctx.cfg, name)] : ctx.cfg.sources;
+}
+
 /** What a command returns. */
 export interface CommandResult {
   /** Exit code; default 0. */
@@ -47,6 +75,10 @@ export interface Command {
   /** Longer help text after the options. */
   details?: string;
   options: Record<string, OptionSpec>;
+  /** Takes --source: 'one' works on one source (oneSource), 'each' on every source or the one named (eachSource). */
+  source?: keyof typeof SOURCE_OPTION;
+  /** Takes --dry-run; the text says what its dry run does. */
+  dryRun?: string;
   /** Positional words the command takes (e.g. `help config`); any other is refused. */
   positionals?: string[];
   /** Commands like `help` run without a config file. */

@@ -1,12 +1,11 @@
 /** `backtrack find`: find the accident in the archived binlog (a DROP, a DELETE without WHERE, ...). */
-import { selectSource } from '../config/load.js';
 import { parseDuration } from '../config/duration.js';
 import { UsageError } from '../errors.js';
 import { loadChain, repositorySegments } from '../binlog/chain.js';
 import { findTransactions, parseKinds, type Match } from '../binlog/find.js';
 import { parseSelector } from '../restore/select.js';
 import { codecFor, openRepository, withWorkDir } from '../runtime/context.js';
-import { bool, str, strs, type Command } from './command.js';
+import { bool, str, strs, oneSource, type Command } from './command.js';
 import { formatBytes } from './format.js';
 
 /** --since/--until: an ISO time, or a duration back from now (2h, 7d). */
@@ -37,8 +36,8 @@ export const findCommand: Command = {
   name: 'find',
   summary: 'find transactions in the archived binlog: the DROP, the DELETE without WHERE',
   usage: 'backtrack find [--table DB.TABLE]... [--statement KIND]... [--min-rows N] [--gtid GTID] [--grep TEXT] [--since TIME] [--until TIME] [--limit N] [--json]',
+  source: 'one',
   options: {
-    source: { type: 'string', arg: 'NAME', description: 'source to search (default: the only one)' },
     table: { type: 'string', multiple: true, arg: 'DB[.TABLE]', description: 'transactions that touch this table (repeatable; the selector syntax of restore --only: * globs, backtick quoting)' },
     statement: { type: 'string', multiple: true, arg: 'KIND', description: 'drop, truncate, alter, rename, create, delete, update, insert, or ddl / dml (repeatable)' },
     'min-rows': { type: 'string', arg: 'N', description: 'transactions that changed at least N rows of one table' },
@@ -55,7 +54,7 @@ export const findCommand: Command = {
     'Then: backtrack restore --before <GTID or FILE:POS> stops right before it (add --only and --rename to bring one table back beside the live one).',
   ].join('\n'),
   async run(ctx) {
-    const source = selectSource(ctx.cfg, str(ctx, 'source'));
+    const source = oneSource(ctx);
     const limitText = str(ctx, 'limit') ?? '20';
     if (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 100000) throw new UsageError(`--limit must be a whole number from 1 to 100000, not "${limitText}"`);
     const minText = str(ctx, 'min-rows');

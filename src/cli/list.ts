@@ -1,11 +1,10 @@
 /** `backtrack list`: backups (and leftovers) per source, like pgBackRest's info. */
-import { selectSource } from '../config/load.js';
 import type { SourceConfig } from '../config/schema.js';
 import type { Repository } from '../repository/repository.js';
 import { loadChain, restorableWindows, type Gap, type RestorableWindow } from '../binlog/chain.js';
 import { latestDrillByBackup } from '../repository/drills.js';
 import { openRepository } from '../runtime/context.js';
-import { str, type Command } from './command.js';
+import { eachSource, type Command } from './command.js';
 import { ago, formatBytes, formatDuration, isoSeconds, table } from './format.js';
 
 /** One backup as list reports it. */
@@ -107,12 +106,11 @@ export const listCommand: Command = {
   name: 'list',
   summary: 'backups, drills and the restorable window, per source',
   usage: 'backtrack list [--source NAME] [--json]',
+  source: 'each',
   options: {
-    source: { type: 'string', arg: 'NAME', description: 'only this source (default: every configured source)' },
   },
   async run(ctx) {
-    const name = str(ctx, 'source');
-    const sources = name ? [selectSource(ctx.cfg, name)] : ctx.cfg.sources;
+    const sources = eachSource(ctx);
     const repo = await openRepository(ctx.cfg, 'read', ctx.log, ctx.signal);
     const listings: SourceListing[] = [];
     for (const s of sources) listings.push(await listSource(repo, s));

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { BacktrackError, EXIT_CODES, UsageError, asBacktrackError, exitCodeTable } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import { createLogger } from '../observability/logger.js';
-import type { Command, CommandContext, OptionSpec } from './command.js';
+import { SOURCE_OPTION, dryRunOption, type Command, type CommandContext, type OptionSpec } from './command.js';
 import { COMMANDS } from './commands.js';
 
 /** Flags every command takes. */
@@ -59,13 +59,23 @@ function optionLines(opts: Record<string, OptionSpec>): string[] {
   return rows.map(([flag, desc]) => `  ${flag.padEnd(width)}  ${desc}`);
 }
 
+/** A command's own flags with the shared ones it asks for (--source, --dry-run), declared in command.ts. */
+export function commandOptions(c: Command): Record<string, OptionSpec> {
+  return {
+    ...(c.source ? { source: SOURCE_OPTION[c.source] } : {}),
+    ...c.options,
+    ...(c.dryRun ? { 'dry-run': dryRunOption(c.dryRun) } : {}),
+  };
+}
+
 /** A command's help text. */
 export function commandHelp(c: Command): string {
+  const options = commandOptions(c);
   return [
     `Usage: ${c.usage}`,
     '',
     c.summary,
-    ...(Object.keys(c.options).length ? ['', 'Options:', ...optionLines(c.options)] : []),
+    ...(Object.keys(options).length ? ['', 'Options:', ...optionLines(options)] : []),
     '',
     'Common options:',
     ...optionLines(GLOBAL_OPTIONS),
@@ -78,7 +88,7 @@ export function commandHelp(c: Command): string {
 
 function parse(c: Command, argv: string[]) {
   const options: ParseArgsConfig['options'] = {};
-  for (const [name, o] of Object.entries({ ...GLOBAL_OPTIONS, ...c.options })) {
+  for (const [name, o] of Object.entries({ ...GLOBAL_OPTIONS, ...commandOptions(c) })) {
     options[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) };
   }
   try {

@@ -1,9 +1,8 @@
 /** `backtrack prune`: apply retention now, or show what it would delete. */
-import { selectSource } from '../config/load.js';
 import { pruneSource, type PruneResult } from '../prune/prune.js';
 import { cliActor } from '../repository/audit.js';
 import { openRepository } from '../runtime/context.js';
-import { bool, str, type Command } from './command.js';
+import { bool, eachSource, type Command } from './command.js';
 
 function render(source: string, r: PruneResult, orphans: boolean): string {
   const d = r.decision;
@@ -21,15 +20,14 @@ export const pruneCommand: Command = {
   name: 'prune',
   summary: 'apply retention: delete backups and binlog files no rule keeps',
   usage: 'backtrack prune [--source NAME] [--dry-run] [--orphans] [--json]',
+  source: 'each',
+  dryRun: 'list what would be deleted and why; delete nothing',
   options: {
-    source: { type: 'string', arg: 'NAME', description: 'only this source (default: every source)' },
-    'dry-run': { type: 'boolean', description: 'list what would be deleted and why; delete nothing' },
     orphans: { type: 'boolean', description: 'also delete backups Backtrack cannot use: orphans (committed, manifest missing) and damaged ones; without it they are kept' },
   },
   details: 'Rules: retention.keepLast, keepDaily, keepWeekly, keepMonthly, keepWithin; the newest backup that passed a drill is always kept. Binlog files go only where no kept backup and no part of the kept recovery window needs them. Each deletion is an audit event. Backups Backtrack cannot use (a damaged manifest, or an orphan: committed according to the audit trail, manifest missing) are never deleted by retention; --orphans deletes them.',
   async run(ctx) {
-    const name = str(ctx, 'source');
-    const sources = name ? [selectSource(ctx.cfg, name)] : ctx.cfg.sources;
+    const sources = eachSource(ctx);
     const dryRun = bool(ctx, 'dry-run');
     const orphans = bool(ctx, 'orphans');
     const common = { cfg: ctx.cfg, log: ctx.log, actor: cliActor(), orphans };

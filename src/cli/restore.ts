@@ -1,5 +1,4 @@
 /** `backtrack restore`: restore a backup (and, with --to*, replay binlogs) into a target. */
-import { selectSource } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { parseDsn } from '../mysql/dsn.js';
 import { progressFor } from '../pipeline/progress.js';
@@ -9,7 +8,7 @@ import { restoreToPoint, type FullPlan } from '../restore/pitr.js';
 import { targetPointFromFlags } from '../restore/point.js';
 import { openRepository } from '../runtime/context.js';
 import { segmentKey } from '../repository/repository.js';
-import { bool, str, strs, type Command } from './command.js';
+import { bool, str, strs, oneSource, type Command } from './command.js';
 import { parseRename, parseSelector } from '../restore/select.js';
 import type { LoadObject } from '../engines/engine.js';
 import { formatBytes, isoSeconds } from './format.js';
@@ -78,17 +77,17 @@ export const restoreCommand: Command = {
   name: 'restore',
   summary: 'restore a backup into a target server',
   usage: 'backtrack restore --target DSN [--backup ID] [--to TIME | --to-gtid SET | --to-position FILE:POS | --before GTID|FILE:POS] [--only SCHEMA[.TABLE]]... [--rename OLD:NEW]... [--dry-run] [--force] [--json]',
+  source: 'one',
+  dryRun: 'print the plan and stop',
   options: {
     target: { type: 'string', arg: 'DSN', description: 'server to restore into: mysql://user@host:port' },
     'target-password-file': { type: 'string', arg: 'FILE', description: 'file with the target password (or set BACKTRACK_TARGET_PASSWORD)' },
-    source: { type: 'string', arg: 'NAME', description: 'source whose backups to use (default: the only one)' },
     backup: { type: 'string', arg: 'ID', description: 'backup to restore; alone it means that backup as it is, with --to* the backup to start from' },
     to: { type: 'string', arg: 'TIME', description: 'point in time, ISO 8601 (no offset = UTC), or "latest"' },
     'to-gtid': { type: 'string', arg: 'SET', description: 'stop after this GTID (set) has been applied' },
     'to-position': { type: 'string', arg: 'FILE:POS', description: 'stop at this binlog position (a transaction boundary)' },
     skip: { type: 'string', multiple: true, arg: 'GTID', description: 'replay to the point but leave this transaction out (repeatable); the plan lists later transactions on the same tables' },
     before: { type: 'string', arg: 'GTID|FILE:POS', description: 'stop right before this transaction (an accident backtrack find found): it and everything after it are left out' },
-    'dry-run': { type: 'boolean', description: 'print the plan and stop' },
     force: { type: 'boolean', description: 'restore into a target that has user schemas: the backup\'s schemas are dropped first' },
     'force-overwrite-source': { type: 'boolean', description: 'allow the target to be the source server itself' },
     'skip-users': { type: 'boolean', description: 'do not create accounts and grants' },
@@ -108,7 +107,7 @@ export const restoreCommand: Command = {
   async run(ctx) {
     const dsn = str(ctx, 'target');
     if (!dsn) throw new UsageError('restore needs --target mysql://user@host:port (the server to restore into)');
-    const source = selectSource(ctx.cfg, str(ctx, 'source'));
+    const source = oneSource(ctx);
     const target = parseDsn(dsn, { passwordFile: str(ctx, 'target-password-file') });
     const repo = await openRepository(ctx.cfg, 'read', ctx.log, ctx.signal);
     const dryRun = bool(ctx, 'dry-run');

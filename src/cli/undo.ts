@@ -1,20 +1,19 @@
 /** `backtrack undo --gtid GTID`: the SQL that reverses one transaction's row changes (MariaDB), to review and apply. */
-import { selectSource } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { loadChain, repositorySegments } from '../binlog/chain.js';
 import { undoTransaction } from '../binlog/undo.js';
 import { closeQuietly, connect, queryRows } from '../mysql/connect.js';
 import { cliActor } from '../repository/audit.js';
 import { codecFor, openRepository, sourceSpec, toolPaths, withWorkDir } from '../runtime/context.js';
-import { str, type Command } from './command.js';
+import { str, oneSource, type Command } from './command.js';
 
 export const undoCommand: Command = {
   name: 'undo',
   summary: 'print the SQL that reverses one transaction\'s row changes (MariaDB), to review and apply',
   usage: 'backtrack undo --gtid GTID [--source NAME] [--json] > undo.sql',
+  source: 'one',
   options: {
     gtid: { type: 'string', arg: 'GTID', description: 'the transaction to reverse (backtrack find prints it)' },
-    source: { type: 'string', arg: 'NAME', description: 'source whose archive holds the transaction (default: the only one)' },
   },
   details: [
     'Made by mariadb-binlog --flashback from the archived transaction. Nothing is written to any server: review the output, then apply it',
@@ -25,7 +24,7 @@ export const undoCommand: Command = {
   async run(ctx) {
     const gtid = str(ctx, 'gtid');
     if (!gtid) throw new UsageError('undo needs --gtid GTID, the transaction to reverse (backtrack find prints it)');
-    const source = selectSource(ctx.cfg, str(ctx, 'source'));
+    const source = oneSource(ctx);
     const repo = await openRepository(ctx.cfg, 'write', ctx.log, ctx.signal);
     const started = Date.now();
     // Column names from the live table's definition (the refusal of later changes means it is the one the rows were written against).

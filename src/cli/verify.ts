@@ -1,12 +1,11 @@
 /** `backtrack verify`: run a restore drill now and print its report. */
-import { selectSource } from '../config/load.js';
 import { UsageError } from '../errors.js';
 import { cliActor } from '../repository/audit.js';
 import type { DrillReport } from '../repository/drills.js';
 import { parseTime, type TargetPoint } from '../restore/point.js';
 import { openRepository } from '../runtime/context.js';
 import { drillFailedError, runDrill } from '../verify/drill.js';
-import { bool, str, type Command } from './command.js';
+import { bool, str, oneSource, type Command } from './command.js';
 import { formatBytes, formatDuration } from './format.js';
 
 /** The report as an SRE reads it. */
@@ -25,15 +24,15 @@ export const verifyCommand: Command = {
   name: 'verify',
   summary: 'run a restore drill now: restore into a scratch server and check it',
   usage: 'backtrack verify [--source NAME] [--backup ID | --latest] [--to TIME | --to latest] [--json]',
+  source: 'one',
   options: {
-    source: { type: 'string', arg: 'NAME', description: 'the source (default: the only one)' },
     backup: { type: 'string', arg: 'ID', description: 'the backup to drill' },
     latest: { type: 'boolean', description: 'drill the newest backup (the default)' },
     to: { type: 'string', arg: 'TIME', description: 'also replay the binlog to TIME (ISO 8601, no offset = UTC) or "latest", and check that point' },
   },
   details: 'Checks: integrity (objects and sha256), load (no SQL error), inventory (schemas, tables, views, routines, triggers, events, accounts), rows (exact counts from the dump), point-in-time (with --to, checked with the source\'s heartbeats), timing (the measured RTO). A failed drill exits 3 and names the failed checks; a drill that cannot start its scratch server exits 7.',
   async run(ctx) {
-    const source = selectSource(ctx.cfg, str(ctx, 'source'));
+    const source = oneSource(ctx);
     if (str(ctx, 'backup') && bool(ctx, 'latest')) throw new UsageError('give --backup ID or --latest, not both');
     const to = str(ctx, 'to');
     const point: TargetPoint | undefined = to === undefined ? undefined : to === 'latest' ? { kind: 'latest' } : parseTime(to);

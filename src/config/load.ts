@@ -9,9 +9,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { ConfigSchema, SECRET_HINT, type Config } from './schema.js';
+import { ConfigSchema, SECRET_HINT, type Config, type PathKind } from './schema.js';
 import { optionRows } from './reference.js';
 import { applyEnv, optionVariables } from './env.js';
 
@@ -142,34 +142,55 @@ function valueAt(raw: unknown, p: PropertyKey[]): unknown {
   return typeof cur === 'object' ? undefined : cur;
 }
 
-/** Make file paths in the config absolute, relative to the config's directory. */
+/**
+ * Make the path options (marked by localPath in schema.ts) absolute, relative
+ * to the config's directory, by walking the schema beside the parsed value.
+ */
 function resolvePaths(cfg: Config, dir: string): Config {
-  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(dir, p));
-  const url = cfg.repository.url;
-  const repoUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `file://${path.resolve(dir, url)}`;
-  const conn = <T extends { passwordFile?: string | undefined }>(c: T): T => ({ ...c, passwordFile: abs(c.passwordFile) });
-  return {
-    ...cfg,
-    workDir: abs(cfg.workDir) as string,
-    repository: {
-      ...cfg.repository,
-      url: repoUrl,
-      encryption: cfg.repository.encryption && {
-        recipientsFile: abs(cfg.repository.encryption.recipientsFile) as string,
-        identityFile: abs(cfg.repository.encryption.identityFile),
-      },
-    },
-    http: { ...cfg.http, tokenFile: abs(cfg.http.tokenFile) },
-    sources: cfg.sources.map((s) => ({
-      ...s,
-      mysql: conn(s.mysql),
-      binlog: { ...s.binlog, spoolDir: abs(s.binlog.spoolDir) },
-      verify: {
-        ...s.verify,
-        scratch: s.verify.scratch.mode === 'server' ? { ...s.verify.scratch, connection: conn(s.verify.scratch.connection) } : s.verify.scratch,
-      },
-    })),
-  };
+  return resolveMarked(ConfigSchema, cfg, dir) as Config;
+}
+
+function resolveMarked(schema: z.core.$ZodType, value: unknown, dir: string): unknown {
+  if (value === undefined || value === null) return value;
+  const kind = (z.globalRegistry.get(schema as z.ZodType) as { path?: PathKind } | undefined)?.path;
+  if (kind && typeof value === 'string') {
+    if (kind === 'location') return /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `file://${path.resolve(dir, value)}`;
+    return path.resolve(dir, value);
+  }
+  const def = schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
+  switch (def.type) {
+    case 'optional':
+    case 'default':
+    case 'prefault':
+    case 'nullable':
+    case 'readonly':
+      return resolveMarked(def.innerType as z.core.$ZodType, value, dir);
+    case 'pipe':
+      // A transform's input schema carries the marks; a path is never transformed.
+      return resolveMarked(def.in as z.core.$ZodType, value, dir);
+    case 'array':
+      return Array.isArray(value) ? value.map((v) => resolveMarked(def.element as z.core.$ZodType, v, dir)) : value;
+    case 'object': {
+      if (typeof value !== 'object') return value;
+      const shape = def.shape as Record<string, z.core.$ZodType>;
+      const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+      for (const [k, child] of Object.entries(shape)) if (k in out) out[k] = resolveMarked(child, out[k], dir);
+      return out;
+    }
+    case 'union': {
+      // A discriminated union (scratch.mode): the option whose discriminator value the parsed value has.
+      const key = def.discriminator as string | undefined;
+      const options = def.options as z.core.$ZodType[];
+      if (!key || typeof value !== 'object') return value;
+      const chosen = options.find((o) => {
+        const d = ((o._zod.def as unknown as { shape?: Record<string, z.core.$ZodType> }).shape ?? {})[key];
+        return (d?._zod.def as { values?: unknown[] } | undefined)?.values?.includes((value as Record<string, unknown>)[key]);
+      });
+      return chosen ? resolveMarked(chosen, value, dir) : value;
+    }
+    default:
+      return value;
+  }
 }
 
 /** The source named on the command line, or the only one; a clear error otherwise. */

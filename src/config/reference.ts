@@ -5,7 +5,7 @@
  * section of README.md with it.
  */
 import { z } from 'zod';
-import { ConfigSchema } from './schema.js';
+import { ConfigSchema, type PathKind } from './schema.js';
 
 interface JsonSchema {
   type?: string | string[];
@@ -21,6 +21,8 @@ interface JsonSchema {
   /** Set by the schema's duration(): the smallest value accepted. */
   durationMinimum?: string;
   sizeMinimum?: string;
+  /** Set by the schema's localPath(): resolved against the config file's directory. */
+  path?: PathKind;
 }
 
 /** One row of the reference: a dotted option path, its type, default and meaning. */
@@ -29,6 +31,8 @@ export interface OptionRow {
   type: string;
   default: string;
   description: string;
+  /** A path option (schema.ts localPath): a relative value is taken from the config file's directory. */
+  path?: PathKind;
 }
 
 let cachedRows: readonly OptionRow[] | undefined;
@@ -87,7 +91,8 @@ function row(n: JsonSchema, at: string, required: boolean, type: string): Option
   if (n.default !== undefined && !(typeof n.default === 'object' && n.default !== null && !Array.isArray(n.default))) def = JSON.stringify(n.default);
   else if (required && n.default === undefined) def = '(required)';
   const min = n.durationMinimum ? ` Minimum: ${n.durationMinimum}.` : n.sizeMinimum ? ` Minimum: ${n.sizeMinimum}.` : '';
-  return { option: at, type, default: def, description: `${n.description ?? ''}${min}` };
+  const relative = n.path === 'file' ? ' A relative path is taken from the config file\'s directory.' : '';
+  return { option: at, type, default: def, description: `${n.description ?? ''}${min}${relative}`, ...(n.path ? { path: n.path } : {}) };
 }
 
 /** The environment variable of an option (env.ts reads them): `sources[].mysql.host` -> `BACKTRACK_SOURCES_<N>_MYSQL_HOST`. */

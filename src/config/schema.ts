@@ -39,6 +39,16 @@ const size = (what: string, min: number) =>
     .refine((n) => n >= min, { message: `${what} must be at least ${min / 1024 / 1024} MiB` })
     .meta({ sizeMinimum: `${min / 1024 / 1024}MiB` });
 
+/**
+ * A local path option. The loader makes every option marked so absolute,
+ * relative to the config file's directory (load.ts walks the schema for the
+ * mark), and the reference says so: a new path option needs nothing else.
+ * `location` is the repository url: a URL stays as it is, anything else is a
+ * directory path.
+ */
+export type PathKind = 'file' | 'location';
+const localPath = (kind: PathKind = 'file') => z.string().meta({ path: kind });
+
 /** An IANA time zone name that this Node.js knows (Intl is what the scheduler uses). */
 function isTimeZone(tz: string): boolean {
   try {
@@ -66,9 +76,9 @@ export const MysqlConnectionSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1').describe('Server host name or IP address.'),
     port: z.number().int().min(1).max(65535).default(3306).describe('Server TCP port.'),
-    socket: z.string().optional().describe('Unix socket path; used instead of host/port when set.'),
+    socket: localPath().optional().describe('Unix socket path; used instead of host/port when set.'),
     user: z.string().min(1).default('backtrack').describe('Account Backtrack logs in as.'),
-    passwordFile: z.string().optional().describe('File whose first line is the password.'),
+    passwordFile: localPath().optional().describe('File whose first line is the password.'),
     passwordEnv: z.string().optional().describe('Environment variable that holds the password.'),
     connectTimeout: duration('connectTimeout', '100ms').prefault('10s').describe('How long to wait for a connection (e.g. 10s).'),
   })
@@ -101,7 +111,7 @@ const BinlogSchema = z
     enabled: z.boolean().default(true).describe('Archive this source\'s binary log continuously.'),
     uploadInterval: duration('uploadInterval', '200ms').prefault('5s').describe('How often new bytes of the active binlog are uploaded (the recovery point lag).'),
     foldPieces: z.number().int().min(2).max(256).default(16).describe('The active binlog file goes up as a piece every uploadInterval; this many pieces of one size are folded into one (read back and checked before the small ones are deleted), so a file that stays active for months is held in a bounded number of objects (16: a day of 5s pieces in at most 60).'),
-    spoolDir: z.string().optional().describe('Local directory for the binlog stream before upload. Default: <workDir>/spool/<source>.'),
+    spoolDir: localPath().optional().describe('Local directory for the binlog stream before upload. Default: <workDir>/spool/<source>.'),
     replicaServerId: z.number().int().min(1).max(4294967295).optional().describe('server_id the binlog stream uses on the source (must differ from every replica). Default: derived from the source name, above 4000000000.'),
   })
   .strict();
@@ -169,16 +179,15 @@ const S3Schema = z
 
 const RepositorySchema = z
   .object({
-    url: z
-      .string()
+    url: localPath('location')
       .min(1)
       .default('file:///var/lib/backtrack')
       .describe('Where everything is kept: `s3://bucket/prefix`, `file:///absolute/dir`, or a directory path (relative to the config file).'),
     s3: S3Schema.prefault({}).describe('S3 settings; credentials come from the standard AWS chain (env, profile, instance role).'),
     encryption: z
       .object({
-        recipientsFile: z.string().describe('age recipients file (public keys); objects are encrypted to these.'),
-        identityFile: z.string().optional().describe('age identity file (private key), needed by restore and drills.'),
+        recipientsFile: localPath().describe('age recipients file (public keys); objects are encrypted to these.'),
+        identityFile: localPath().optional().describe('age identity file (private key), needed by restore and drills.'),
       })
       .strict()
       .optional()
@@ -212,7 +221,7 @@ const HttpSchema = z
       .refine((l) => Number(LISTEN_PATTERN.exec(l)?.[2]) <= 65535, { message: 'the port of listen must be 0..65535' })
       .default('127.0.0.1:9464')
       .describe('Address the daemon\'s HTTP server listens on.'),
-    tokenFile: z.string().optional().describe('File holding the bearer token for /api/v1. Unset: the API is disabled.'),
+    tokenFile: localPath().optional().describe('File holding the bearer token for /api/v1. Unset: the API is disabled.'),
     protectMetrics: z.boolean().default(false).describe('Require the token for /metrics, /healthz and /readyz too.'),
   })
   .strict();
@@ -239,7 +248,7 @@ export const ConfigSchema = z
       .default('UTC')
       .refine(isTimeZone, { message: 'timezone must be an IANA time zone name such as UTC, Europe/Berlin or America/New_York' })
       .describe('Time zone for schedules (IANA name, e.g. Europe/Berlin).'),
-    workDir: z.string().default('/var/lib/backtrack-work').describe('Local working directory: binlog spool, scratch datadirs, temp files.'),
+    workDir: localPath().default('/var/lib/backtrack-work').describe('Local working directory: binlog spool, scratch datadirs, temp files.'),
     tools: ToolsSchema.prefault({}).describe('Paths of external tools, when not the defaults on PATH.'),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('Log level.') })

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, resolveConfigPath, selectSource } from '../../../src/config/load.js';
+import { optionRows } from '../../../src/config/reference.js';
 import { ConfigError } from '../../../src/errors.js';
 
 const minimal = { sources: [{ name: 'main' }] };
@@ -56,6 +57,42 @@ describe('parseConfig', () => {
     expect(cfg.repository.url).toBe('file:///etc/bt/repo');
     expect(cfg.workDir).toBe('/etc/bt/work');
     expect(cfg.sources[0]?.mysql.passwordFile).toBe('/etc/bt/secret');
+  });
+
+  it('resolves every option the schema marks as a path, and only those', () => {
+    // Every marked option set to a relative value; a new path option fails here until it is set below.
+    const conn = { socket: 'sock', passwordFile: 'pw' };
+    const raw = {
+      repository: { url: 'repo', encryption: { recipientsFile: 'recipients', identityFile: 'identity' } },
+      http: { tokenFile: 'token' },
+      workDir: 'work',
+      tools: { zstd: 'zstd' },
+      sources: [{ name: 'm', mysql: conn, binlog: { spoolDir: 'spool' }, verify: { scratch: { mode: 'server', connection: conn } } }],
+    };
+    const cfg = parseConfig(raw, '/etc/bt/backtrack.yaml') as unknown as Record<string, unknown>;
+    const marked = optionRows().filter((r) => r.path);
+    expect(marked.map((r) => r.option)).toEqual([
+      'repository.url',
+      'repository.encryption.recipientsFile',
+      'repository.encryption.identityFile',
+      'sources[].mysql.socket',
+      'sources[].mysql.passwordFile',
+      'sources[].binlog.spoolDir',
+      'sources[].verify.scratch.connection.socket',
+      'sources[].verify.scratch.connection.passwordFile',
+      'http.tokenFile',
+      'workDir',
+    ]);
+    for (const r of marked) {
+      const value = r.option.split('.').reduce<unknown>((v, k) => {
+        const o = v as Record<string, unknown> | undefined;
+        return k.endsWith('[]') ? (o?.[k.slice(0, -2)] as unknown[] | undefined)?.[0] : o?.[k];
+      }, cfg);
+      expect(value, `${r.option} is set in this test and resolved`).toMatch(r.path === 'location' ? /^file:\/\/\/etc\/bt\// : /^\/etc\/bt\//);
+      if (r.path === 'file') expect(r.description).toContain('from the config file\'s directory');
+    }
+    // A program name is looked up on PATH, not next to the config file.
+    expect((cfg.tools as Record<string, string>).zstd).toBe('zstd');
   });
 
   it('keeps s3:// and file:// URLs as they are', () => {

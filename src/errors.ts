@@ -74,6 +74,17 @@ export class StorageError extends BacktrackError {
   }
 }
 
+/**
+ * An object version is still under S3 Object Lock: it cannot be deleted
+ * before its retain-until date. Not a failure of the repository: callers
+ * that delete on purpose report it and try again after the date.
+ */
+export class ObjectLockedError extends BacktrackError {
+  constructor(message: string, details: { key: string; retainUntil?: string | undefined }, cause?: unknown) {
+    super(message, { code: 'OBJECT_LOCKED', cause, details });
+  }
+}
+
 /** A MySQL/MariaDB server could not be reached or refused the login. */
 export class ConnectionError extends BacktrackError {
   constructor(message: string, cause?: unknown, details: Record<string, unknown> = {}) {

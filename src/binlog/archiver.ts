@@ -38,6 +38,7 @@ import type { Logger } from '../observability/logger.js';
 import { runTool } from '../pipeline/spawn.js';
 import { hasher, objectSuffix } from '../pipeline/stages.js';
 import { uploadCompressed, type StoredObject } from '../pipeline/upload.js';
+import { SHORT_LOCK_DAYS } from '../storage/store.js';
 import { binlogKeys } from '../repository/layout.js';
 import { segmentKey, type WritableRepository } from '../repository/repository.js';
 import { fileIndex, timelineOf, type GapRecord, type Sidecar, type SidecarTrx } from '../repository/sidecar.js';
@@ -118,6 +119,8 @@ export function defaultReplicaServerId(source: string): number {
 
 export class BinlogArchiver {
   private stopping = false;
+  /** Unfolded pieces given the long Object Lock (keepPiecesLocked). */
+  private readonly fullyLocked = new Set<string>();
   private stopSignal = new AbortController();
   private running?: Promise<void>;
   private consolidation?: Promise<void> | undefined;
@@ -300,6 +303,7 @@ export class BinlogArchiver {
 
   /** What one pass uploads of one file: new bytes as a piece (folding), or the closed file whole. */
   private async upload(s: Session, f: Followed, followedByAnother: boolean): Promise<void> {
+    await this.keepPiecesLocked(f);
     const complete = (f.parser.facts.closedBy !== undefined && f.parser.boundary === f.readUpTo) || followedByAnother;
     if (complete && f.uploadedUpTo <= 4) {
       // Catching up on a file nothing of which is archived: one object, in order.
@@ -405,6 +409,24 @@ export class BinlogArchiver {
     }
   }
 
+  /**
+   * Under Object Lock a piece as uploaded has a short lock: its fold, or the
+   * whole file, carries the long one. A piece that stays unfolded for half
+   * of its short lock (a quiet source) is the only copy of its bytes for
+   * longer: it gets the long lock, once.
+   */
+  private async keepPiecesLocked(f: Followed): Promise<void> {
+    const lock = this.o.repo.objectLock;
+    if (!lock) return;
+    const due = Date.now() - (SHORT_LOCK_DAYS * 86_400_000) / 2;
+    for (const p of f.pieces) {
+      const key = segmentKey(p);
+      if (p.level || this.fullyLocked.has(key) || Date.parse(p.archivedAt) > due) continue;
+      await this.o.repo.lockSegmentFully(p);
+      this.fullyLocked.add(key);
+    }
+  }
+
   /** Read a stored segment back and compare it with what was uploaded. */
   private async verifyStored(s: Sidecar): Promise<void> {
     const h = hasher();
@@ -432,7 +454,8 @@ export class BinlogArchiver {
   /** Upload a byte range of a spool file, then its sidecar (a sidecar always has its object). */
   private async putSegment(s: Session, f: Followed, kind: 'file' | 'piece', start: number, end: number, st: RangeStats, closed: boolean, level: number | undefined): Promise<Sidecar> {
     const name = binlogKeys.segmentName(kind, f.name, start, end, objectSuffix(!!this.o.cfg.repository.encryption));
-    const stored = await this.uploadRange(s, f.name, kind, start, end, name);
+    // A piece as uploaded is short-lived (folded soon, or replaced by the whole file): a short lock.
+    const stored = await this.uploadRange(s, f.name, kind, start, end, name, kind === 'piece' && !level);
     const sidecar = this.sidecar(s, f, kind, start, end, st, name, stored, closed);
     if (level !== undefined && kind === 'piece') sidecar.level = level;
     if (start === 0 && f.parser.facts.startGtids) sidecar.startGtids = f.parser.facts.startGtids.toString();
@@ -441,10 +464,10 @@ export class BinlogArchiver {
     return sidecar;
   }
 
-  private async uploadRange(s: Session, file: string, kind: 'file' | 'piece', start: number, end: number, objectName: string): Promise<StoredObject> {
+  private async uploadRange(s: Session, file: string, kind: 'file' | 'piece', start: number, end: number, objectName: string, shortLock: boolean): Promise<StoredObject> {
     const raw = createReadStream(path.join(this.spoolDir, file), { start, end: end - 1, highWaterMark: 1024 * 1024 });
     const key = segmentKey({ source: this.o.source.name, timeline: s.timeline, file, kind, object: { name: objectName } });
-    return uploadCompressed(raw, this.o.repo.binlogWriter(this.o.source.name), key, { codec: codecFor(this.o.cfg, this.o.source), signal: s.lost });
+    return uploadCompressed(raw, this.o.repo.binlogWriter(this.o.source.name), key, { codec: codecFor(this.o.cfg, this.o.source), signal: s.lost, shortLock });
   }
 
   private sidecar(s: Session, f: Followed, kind: 'file' | 'piece', start: number, end: number, st: RangeStats, objectName: string, stored: StoredObject, closed: boolean): Sidecar {

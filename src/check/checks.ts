@@ -36,6 +36,10 @@ export async function runChecks(cfg: Config, configFile: string): Promise<CheckR
   const results: CheckResult[] = [ok('config', `${configFile} is valid (${cfg.sources.length} source${cfg.sources.length === 1 ? '' : 's'})`)];
   const repo = await openRepository(cfg, 'read').catch((err: unknown) => asBacktrackError(err));
   results.push(await checkRepository(repo));
+  if (!(repo instanceof BacktrackError)) {
+    const lock = await checkObjectLock(cfg, repo);
+    if (lock) results.push(lock);
+  }
   if (cfg.http.tokenFile) results.push(checkTokens(cfg.http.tokenFile));
   for (const s of cfg.sources) {
     results.push(...(await checkSource(cfg, s)));
@@ -54,13 +58,42 @@ async function checkRepository(repo: Repository | BacktrackError): Promise<Check
   }
 }
 
+/**
+ * An S3 repository: whether the bucket keeps versions and has Object Lock,
+ * against what repository.s3.objectLock asks for.
+ */
+async function checkObjectLock(cfg: Config, repo: Repository): Promise<CheckResult | undefined> {
+  const name = 'repository object lock';
+  let st;
+  try {
+    st = await repo.bucketLockStatus();
+  } catch (err) {
+    return (cfg.repository.s3.objectLock ? fail : warn)(name, asBacktrackError(err).message, 'allow s3:GetBucketVersioning and s3:GetBucketObjectLockConfiguration to the credentials');
+  }
+  if (!st) return undefined;
+  const want = cfg.repository.s3.objectLock;
+  const bucket = `versioning ${st.versioning}, Object Lock ${st.objectLock ? 'enabled' : 'not enabled'}${st.defaultRetention ? ` (default retention ${st.defaultRetention.mode} ${st.defaultRetention.days ?? 0}d ${st.defaultRetention.years ?? 0}y)` : ''}`;
+  if (want) {
+    if (!st.objectLock || st.versioning !== 'Enabled') {
+      return fail(name, `repository.s3.objectLock asks for ${want.mode} locks of ${want.minRetainDays} day(s), but the bucket has ${bucket}`, 'use a bucket with Object Lock enabled (aws s3api put-object-lock-configuration --bucket B --object-lock-configuration ObjectLockEnabled=Enabled on a versioned bucket), or remove repository.s3.objectLock');
+    }
+    return ok(name, `${bucket}; Backtrack writes every object in ${want.mode} mode for ${want.minRetainDays} day(s) and extends what retention keeps`);
+  }
+  if (st.objectLock) {
+    return warn(name, `the bucket has ${bucket}, but repository.s3.objectLock is not set: Backtrack's deletions leave delete markers over locked versions, and list does not look through markers`, 'set repository.s3.objectLock { mode, minRetainDays } to match the bucket');
+  }
+  return ok(name, `${bucket}; no Object Lock (anyone with the repository's credentials can delete backups; see README, "Immutable repositories")`);
+}
+
 /** What the repository holds for a source: backups Backtrack cannot use, and gaps, need a person. */
 async function checkContents(repo: Repository, s: SourceConfig): Promise<CheckResult> {
   const name = `source ${s.name}: repository contents`;
   try {
     const { backups, damaged, orphans } = await repo.listBackups(s.name);
     const gaps = (await loadChain(repo, s.name)).flatMap((t) => t.gaps);
+    const hidden = await repo.hiddenObjects(s.name);
     const problems = [
+      ...(hidden.length ? [`${hidden.length} object(s) hidden by delete markers Backtrack did not write (someone deleted them with the repository's credentials; Object Lock kept the data), e.g. ${hidden[0]!.key}`] : []),
       ...damaged.map((d) => `damaged backup ${d.id}`),
       ...orphans.map((o) => `orphan backup ${o.id} (committed ${o.committedAt}, manifest missing)`),
       ...gaps.map((g) => `binlog gap in ${g.timeline}: ${g.detail}`),

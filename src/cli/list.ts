@@ -36,6 +36,8 @@ export interface SourceListing {
   window: RestorableWindow | null;
   windows: RestorableWindow[];
   binlog: { timelines: Array<{ id: string; files: number; lastTransactionTime?: string | undefined; lastArchivedAt?: string | undefined }>; gaps: Gap[] };
+  /** S3 Object Lock: objects a delete marker hides (someone deleted them); reads see through to the locked version. */
+  hidden: Array<{ key: string; size: number }>;
 }
 
 /** Gather the listing of one source. */
@@ -44,7 +46,9 @@ export async function listSource(repo: Repository, source: SourceConfig): Promis
   const timelines = await loadChain(repo, source.name);
   const drills = latestDrillByBackup(await repo.listDrillReports(source.name));
   const windows = restorableWindows(timelines, backups.map((b) => b.manifest)).sort((a, b) => (a.to < b.to ? -1 : 1));
+  const hidden = await repo.hiddenObjects(source.name);
   return {
+    hidden,
     window: windows[windows.length - 1] ?? null,
     windows,
     binlog: {
@@ -93,6 +97,11 @@ export function renderListing(l: SourceListing, now = new Date()): string {
   for (const t of l.binlog.timelines) lines.push(`  binlog timeline ${t.id}: ${t.files} file(s), newest transaction ${t.lastTransactionTime ? `${isoSeconds(t.lastTransactionTime)} (${ago(t.lastTransactionTime, now)})` : 'none'}`);
   for (const g of l.binlog.gaps) lines.push(`  GAP in ${g.timeline}: ${g.detail}${g.before ? ` (after ${g.before.file}:${g.before.offset})` : ''}`);
   for (const d of l.damaged) lines.push(`  DAMAGED backup ${d.id}: ${d.reason}`);
+  if (l.hidden.length) {
+    lines.push(`  HIDDEN: ${l.hidden.length} object(s) carry a delete marker that Backtrack did not write: someone deleted them with the repository's credentials. Object Lock kept their data, and Backtrack reads through the markers; remove the markers to unhide them (README, "Immutable repositories"):`);
+    for (const h of l.hidden.slice(0, 10)) lines.push(`    ${h.key}`);
+    if (l.hidden.length > 10) lines.push(`    ... and ${l.hidden.length - 10} more (--json lists all)`);
+  }
   for (const o of l.orphans) {
     lines.push(`  ORPHAN backup ${o.id}: committed ${isoSeconds(o.committedAt)} (audit trail), but its manifest is missing; its ${o.objects} object(s) are kept (restore by hand, see README), remove with backtrack prune --orphans`);
   }

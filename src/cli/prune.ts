@@ -6,13 +6,17 @@ import { bool, eachSource, type Command } from './command.js';
 
 function render(source: string, r: PruneResult, orphans: boolean): string {
   const d = r.decision;
+  const locked = new Map((r.locked ?? []).map((l) => [l.what, l.until]));
+  const fate = (what: string) => (r.dryRun ? 'would delete' : locked.has(what) ? `LOCKED until ${locked.get(what)} (deleted by the first prune after that):` : 'DELETED');
+  const gone = (whats: string[]) => whats.filter((w) => !locked.has(w)).length;
   return [
-    `source ${source}: ${r.dryRun ? 'would delete' : 'deleted'} ${d.remove.length} backup(s), ${d.removeBinlogs.length} binlog file(s), ${d.removeTimelines.length} timeline(s); keeps ${d.keep.length} backup(s)`,
+    `source ${source}: ${r.dryRun ? 'would delete' : 'deleted'} ${r.dryRun ? d.remove.length : gone(d.remove.map((k) => `backup ${k.id}`))} backup(s), ${r.dryRun ? d.removeBinlogs.length : gone(d.removeBinlogs.map((b) => `binlog ${b.timeline}/${b.file}`))} binlog file(s), ${r.dryRun ? d.removeTimelines.length : gone(d.removeTimelines.map((t) => `timeline ${t.timeline}`))} timeline(s); keeps ${d.keep.length} backup(s)`,
     ...d.keep.map((k) => `  keep    ${k.id}  (${k.reasons.join('; ')})`),
-    ...d.remove.map((k) => `  ${r.dryRun ? 'would delete' : 'DELETED'} ${k.id}  (${k.reason})`),
-    ...d.removeBinlogs.map((b) => `  ${r.dryRun ? 'would delete' : 'DELETED'} binlog ${b.timeline}/${b.file}  (${b.reason})`),
-    ...d.removeTimelines.map((t) => `  ${r.dryRun ? 'would delete' : 'DELETED'} timeline ${t.timeline}  (${t.reason})`),
-    ...r.unusable.map((u) => `  ${u.deleted ? 'DELETED' : r.dryRun && orphans ? 'would delete' : 'kept'} ${u.kind} backup ${u.id}  (${u.why})${u.deleted || orphans ? '' : '; --orphans deletes it'}`),
+    ...d.remove.map((k) => `  ${fate(`backup ${k.id}`)} ${k.id}  (${k.reason})`),
+    ...d.removeBinlogs.map((b) => `  ${fate(`binlog ${b.timeline}/${b.file}`)} binlog ${b.timeline}/${b.file}  (${b.reason})`),
+    ...d.removeTimelines.map((t) => `  ${fate(`timeline ${t.timeline}`)} timeline ${t.timeline}  (${t.reason})`),
+    ...r.unusable.map((u) => `  ${u.deleted ? 'DELETED' : locked.has(`${u.kind} backup ${u.id}`) ? `LOCKED until ${locked.get(`${u.kind} backup ${u.id}`)}:` : r.dryRun && orphans ? 'would delete' : 'kept'} ${u.kind} backup ${u.id}  (${u.why})${u.deleted || orphans ? '' : '; --orphans deletes it'}`),
+    ...(r.locks ? [`  Object Lock: ${r.locks.extended} of ${r.locks.checked} kept object(s) extended to ${r.locks.until}`] : []),
   ].join('\n');
 }
 

@@ -174,6 +174,14 @@ const S3Schema = z
     partSize: z.number().int().min(5).max(512).default(8).describe('Multipart part size in MiB. Memory used per upload is about partSize x (queueSize + 1). Raised automatically for objects whose expected size needs more than 9000 parts.'),
     queueSize: z.number().int().min(1).max(16).default(2).describe('Parts uploaded in parallel per object.'),
     storageClass: z.string().optional().describe('Storage class for new objects (e.g. STANDARD_IA).'),
+    objectLock: z
+      .object({
+        mode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE').describe('Object Lock mode of what Backtrack writes. COMPLIANCE: nobody, not even the account root, can delete a locked version before its date; GOVERNANCE: only a principal with s3:BypassGovernanceRetention can.'),
+        minRetainDays: z.number().int().min(1).max(36500).default(14).describe('Days every object is locked for when written; prune extends the locks of what retention still keeps (kept backups, the binlog they and the recovery window need) to this many days from the day it runs. Binlog pieces as uploaded get 1 day: the folded piece or the whole file carries the long lock.'),
+      })
+      .strict()
+      .optional()
+      .describe('Write into an S3 bucket with Object Lock (a versioned bucket created with Object Lock enabled): objects are written locked, deletions go by version id once the lock has run out, and objects hidden by delete markers are read through and reported. Unset: plain S3 writes and deletes.'),
   })
   .strict();
 

@@ -85,6 +85,7 @@ export class Daemon {
         const manifests = backups.map((b) => b.manifest);
         this.metrics.backupsUnusable.set({ ...l, kind: 'damaged' }, damaged.length);
         this.metrics.backupsUnusable.set({ ...l, kind: 'orphan' }, orphans.length);
+        if (repo.objectLock) this.metrics.hiddenObjects.set(l, (await repo.hiddenObjects(s.name)).length);
         const timelines = await loadChain(repo, s.name);
         const windows = restorableWindows(timelines, manifests).sort((a, b) => (a.to < b.to ? -1 : 1));
         const w = windows[windows.length - 1];

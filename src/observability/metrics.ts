@@ -45,6 +45,7 @@ export function createMetrics() {
     windowEnd: g('backtrack_restorable_window_end_timestamp_seconds', 'End of the newest restorable window (the newest archived transaction); 0 when there is none.'),
     repositoryBytes: g('backtrack_repository_bytes', 'Bytes stored in the repository, by kind (backups, binlogs, drills).', ['source', 'kind']),
     backupsKept: g('backtrack_backups', 'Committed backups in the repository.'),
+    hiddenObjects: g('backtrack_repository_hidden_objects', 'Objects of the source hidden by a delete marker Backtrack did not write (S3 Object Lock: someone deleted them with the repository\'s credentials; the locked data is still read).', ['source']),
     backupsUnusable: g('backtrack_backups_unusable', 'Backups Backtrack cannot use, by kind: damaged (the manifest is unreadable or wrong) or orphan (committed according to the audit trail, manifest missing). They are kept until prune --orphans.', ['source', 'kind']),
     pruneDeleted: c('backtrack_prune_deleted_total', 'Objects deleted by retention, by kind.', ['source', 'kind']),
   };

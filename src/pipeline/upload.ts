@@ -40,6 +40,8 @@ export interface UploadOptions {
    * again (a stream cannot be); a larger one goes up as a stream.
    */
   bufferUpTo?: number | undefined;
+  /** A short-lived object (PutOptions.shortLock). */
+  shortLock?: boolean | undefined;
 }
 
 /** Compress (and encrypt) a raw stream into the store under `key`. */
@@ -99,7 +101,7 @@ export async function uploadEncoded(
         body = rest;
       }
     }
-    return store.put(key, body, { signal: f.signal, sizeHint: opts.sizeHint });
+    return store.put(key, body, { signal: f.signal, sizeHint: opts.sizeHint, ...(opts.shortLock ? { shortLock: true } : {}) });
   })().catch((err: unknown) => {
     fail(err);
     return undefined;

@@ -7,11 +7,13 @@
  */
 import type { Config, SourceConfig } from '../config/schema.js';
 import { loadChain } from '../binlog/chain.js';
+import { ObjectLockedError } from '../errors.js';
 import { acquireLock } from '../mysql/lock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Actor } from '../repository/audit.js';
 import { latestDrillByBackup } from '../repository/drills.js';
-import type { Repository, WritableRepository } from '../repository/repository.js';
+import { binlogKeys, keys as layoutKeys } from '../repository/layout.js';
+import type { LockPass, Repository, WritableRepository } from '../repository/repository.js';
 import { sourceSpec } from '../runtime/context.js';
 import { decideRetention, type RetentionDecision } from './retention.js';
 
@@ -35,6 +37,13 @@ export interface PruneResult {
   leftovers: string[];
   /** Orphaned and damaged backups: deleted with `orphans`, otherwise kept and listed here. */
   unusable: Array<{ id: string; kind: 'orphan' | 'damaged'; why: string; deleted: boolean }>;
+  /**
+   * Under S3 Object Lock: what retention no longer keeps but is still
+   * locked (deleted by the first prune after the date), and the pass that
+   * extended the locks of what it keeps.
+   */
+  locked?: Array<{ what: string; until: string }>;
+  locks?: LockPass;
 }
 
 /** Apply retention to one source. */
@@ -55,9 +64,23 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
     if (o.dryRun) return { decision, dryRun: true, deletedObjects: 0, leftovers: [], unusable };
     const repo = o.repo;
     let deleted = 0;
+    const locked: Array<{ what: string; until: string }> = [];
+    /** A deletion Object Lock still refuses is reported, and tried again by the next prune: never a failure. */
+    const unlessLocked = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!(err instanceof ObjectLockedError)) throw err;
+        const until = String(err.details.retainUntil ?? '');
+        locked.push({ what, until });
+        log.info({ what, until }, 'not deleted yet: still under Object Lock');
+        return undefined;
+      }
+    };
     // 2. Backups: the manifest goes first.
     for (const r of decision.remove) {
-      const keys = await repo.deleteBackup(o.source.name, r.id, r.reason);
+      const keys = await unlessLocked(`backup ${r.id}`, () => repo.deleteBackup(o.source.name, r.id, r.reason));
+      if (!keys) continue;
       deleted += keys.length + 1;
       await audit(o, 'delete-backup', { backupId: r.id, reason: r.reason, objects: keys.length + 1 });
       log.info({ backupId: r.id, reason: r.reason }, 'deleted backup');
@@ -65,30 +88,44 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
     // 3. Binlog files and whole timelines nothing needs any more.
     for (const b of decision.removeBinlogs) {
       // The file, its sidecar, and any pieces: everything named "<file>.".
-      const keys = await repo.deleteBinlogFile(o.source.name, b.timeline, b.file);
+      const keys = await unlessLocked(`binlog ${b.timeline}/${b.file}`, () => repo.deleteBinlogFile(o.source.name, b.timeline, b.file));
+      if (!keys) continue;
       deleted += keys.length;
       await audit(o, 'delete-binlog', { timeline: b.timeline, file: b.file, reason: b.reason, objects: keys.length });
     }
     for (const t of decision.removeTimelines) {
-      const keys = await repo.deleteTimeline(o.source.name, t.timeline);
+      const keys = await unlessLocked(`timeline ${t.timeline}`, () => repo.deleteTimeline(o.source.name, t.timeline));
+      if (!keys) continue;
       deleted += keys.length;
       await audit(o, 'delete-timeline', { timeline: t.timeline, reason: t.reason, objects: keys.length });
     }
-    // 4. Leftovers of failed backups (we hold the backup lock).
+    // 4. Leftovers of failed backups (we hold the backup lock); locked ones stay leftovers until their date.
     const leftovers = await repo.removeLeftovers(o.source.name);
     if (leftovers.length) await audit(o, 'delete-leftovers', { objects: leftovers.length });
     // 5. Orphaned and damaged backups only when asked: they may be all a person has.
     if (o.orphans) {
       for (const u of unusable) {
-        const keys = await repo.deleteBackup(o.source.name, u.id, `${u.kind}: ${u.why}`);
+        const keys = await unlessLocked(`${u.kind} backup ${u.id}`, () => repo.deleteBackup(o.source.name, u.id, `${u.kind}: ${u.why}`));
+        if (!keys) continue;
         deleted += keys.length;
         u.deleted = true;
         await audit(o, `delete-${u.kind}`, { backupId: u.id, reason: u.why, objects: keys.length });
         log.info({ backupId: u.id, kind: u.kind }, `deleted ${u.kind} backup`);
       }
     }
+    // 6. Object Lock: what retention keeps stays locked minRetainDays ahead
+    // (kept, orphaned and damaged backups; the binlog but the files going and
+    // the pieces the whole file or a fold already covers, whose short lock runs out).
+    const going = new Set([...decision.removeBinlogs.map((b) => binlogKeys.fileObjectsPrefix(o.source.name, b.timeline, b.file)), ...decision.removeTimelines.map((t) => binlogKeys.timelinePrefix(o.source.name, t.timeline))]);
+    const covered = new Set(timelines.flatMap((tl) => tl.files.flatMap((f) => f.segments.flatMap((sg) => [binlogKeys.segmentObject(sg), binlogKeys.sidecar(sg)]))));
+    const keptBackups = [...decision.keep.map((k) => k.id), ...unusable.filter((u) => !u.deleted).map((u) => u.id)];
+    const locks = await repo.extendLocks([...keptBackups.map((id) => layoutKeys.backupPrefix(o.source.name, id)), binlogKeys.prefix(o.source.name)], (key) => {
+      if ([...going].some((g) => key.startsWith(g))) return true;
+      return key.includes('.partial/') && !covered.has(key);
+    });
+    if (locks) log.info({ checked: locks.checked, extended: locks.extended, until: locks.until, stillLocked: locked.length }, 'Object Lock extended for what retention keeps');
     log.info({ deleted, kept: decision.keep.length }, 'retention applied');
-    return { decision, dryRun: false, deletedObjects: deleted + leftovers.length, leftovers, unusable };
+    return { decision, dryRun: false, deletedObjects: deleted + leftovers.length, leftovers, unusable, ...(locks ? { locked, locks } : {}) };
   } finally {
     await lock?.release();
   }

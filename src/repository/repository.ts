@@ -16,9 +16,9 @@
  */
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { DamagedBackupError, NotFoundError, StorageError } from '../errors.js';
+import { DamagedBackupError, NotFoundError, ObjectLockedError, StorageError } from '../errors.js';
 import { ScopedStore } from '../storage/scoped.js';
-import type { ObjectInfo, ObjectReader, ObjectStore, ObjectWriter } from '../storage/store.js';
+import type { BucketLockStatus, ObjectInfo, ObjectReader, ObjectStore, ObjectWriter } from '../storage/store.js';
 import { getBytes, getJson, putJson } from '../storage/util.js';
 import { AuditEventSchema, type AuditEvent, type AuditInput } from './audit.js';
 import { DrillReportSchema, type DrillReport } from './drills.js';
@@ -79,6 +79,24 @@ export interface BinlogRecords {
   objects: Map<string, number>;
 }
 
+/** An object a delete marker hides (someone deleted it with the repository's credentials). */
+export interface HiddenObject {
+  key: string;
+  size: number;
+}
+
+/** What prune's lock pass did (a repository with Object Lock). */
+export interface LockPass {
+  /** Objects whose lock was checked. */
+  checked: number;
+  /** Objects whose lock was extended. */
+  extended: number;
+  /** Until when the extended locks run. */
+  until: string;
+}
+
+const DAY_MS = 86_400_000;
+
 /** The read role. */
 export class Repository {
   readonly role: RepositoryRole = 'read';
@@ -97,6 +115,28 @@ export class Repository {
     if (marker.format !== REPOSITORY_FORMAT) {
       throw new StorageError(`${this.location} has repository format ${String(marker.format)}, this Backtrack reads format ${REPOSITORY_FORMAT}; use a matching Backtrack version`);
     }
+  }
+
+  /** The Object Lock settings when the repository locks what it writes (S3 with repository.s3.objectLock). */
+  get objectLock(): { mode: string; minRetainDays: number } | undefined {
+    const l = this.store.locks;
+    return l && { mode: l.mode, minRetainDays: l.minRetainDays };
+  }
+
+  /** The bucket's versioning and Object Lock settings, on an S3 repository (for check); undefined elsewhere. */
+  async bucketLockStatus(): Promise<BucketLockStatus | undefined> {
+    return this.store.location.startsWith('s3://') ? this.store.bucketStatus?.() : undefined;
+  }
+
+  /**
+   * Objects under a source (or the whole repository) that a delete marker
+   * hides while a locked version is still there: Backtrack never leaves
+   * markers (it deletes versions by id), so these were deleted by someone
+   * else with the repository's credentials. Reads see through them.
+   */
+  async hiddenObjects(source?: string): Promise<HiddenObject[]> {
+    if (!this.store.locks) return [];
+    return (await this.store.list(source ? `${source}/` : '')).filter((o) => o.hidden).map((o) => ({ key: o.key, size: o.size }));
   }
 
   /** Whether the repository answers (the daemon's readiness). */
@@ -292,19 +332,35 @@ export class Repository {
     return { backups: await sum(keys.backupsPrefix(source)), binlogs: await sum(binlogKeys.prefix(source)), drills: await sum(keys.drillsPrefix(source)) };
   }
 
+  /** Delete an object unless Object Lock still holds it (false then). */
+  protected async deleteIfUnlocked(key: string): Promise<boolean> {
+    try {
+      await this.store.delete(key);
+      return true;
+    } catch (err) {
+      if (err instanceof ObjectLockedError) return false;
+      throw err;
+    }
+  }
+
   /**
    * Prove the repository takes writes (`backtrack check`): a probe object is
    * written, read back and deleted. The one write outside the records.
    */
   async probeWritable(): Promise<void> {
+    // Earlier probes a lock kept (the lock is short) go first.
+    for (const o of await this.store.list('check-probes/')) await this.deleteIfUnlocked(o.key);
     const key = `check-probes/${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     const body = Buffer.from('backtrack write probe');
-    await this.store.put(key, body);
+    await this.store.put(key, body, { shortLock: true });
     try {
       const back = await getBytes(this.store, key);
       if (!back.equals(body)) throw new StorageError(`${this.location}: the probe object read back differs from what was written`);
     } finally {
-      await this.store.delete(key);
+      // Under Object Lock the probe stays until its short lock runs out (a later check removes it).
+      await this.store.delete(key).catch((err: unknown) => {
+        if (!(err instanceof ObjectLockedError)) throw err;
+      });
     }
   }
 }
@@ -340,7 +396,8 @@ export class WritableRepository extends Repository {
    */
   async deleteBackup(source: string, id: string, why: string): Promise<string[]> {
     const prefix = keys.backupPrefix(source, id);
-    await putJson(this.store, keys.backupObject(source, id, DELETING_NAME), { deletingSince: new Date().toISOString(), why });
+    await this.refuseLocked(prefix, `backup ${id}`);
+    await putJson(this.store, keys.backupObject(source, id, DELETING_NAME), { deletingSince: new Date().toISOString(), why }, { shortLock: true });
     await this.store.delete(keys.manifest(source, id));
     const objs = (await this.store.list(prefix)).filter((o) => !o.key.endsWith(`/${DELETING_NAME}`));
     for (const o of objs) await this.store.delete(o.key);
@@ -348,9 +405,9 @@ export class WritableRepository extends Repository {
     return objs.map((o) => o.key);
   }
 
-  /** Delete the objects a failed backup run wrote (it never committed). */
+  /** Delete the objects a failed backup run wrote (it never committed); locked ones stay for a later cleanup. */
   async discardBackup(source: string, id: string): Promise<string[]> {
-    return this.deletePrefix(keys.backupPrefix(source, id));
+    return this.deleteUnlocked(keys.backupPrefix(source, id));
   }
 
   /**
@@ -363,7 +420,8 @@ export class WritableRepository extends Repository {
     const { leftovers } = await this.listBackups(source);
     for (const l of leftovers) {
       if (l.id === keepId) continue;
-      removed.push(...(await this.deletePrefix(keys.backupPrefix(source, l.id))));
+      // Under Object Lock a leftover goes once its lock has run out: until then it stays a leftover.
+      removed.push(...(await this.deleteUnlocked(keys.backupPrefix(source, l.id))));
     }
     for (const w of await this.store.listIncomplete(keys.backupsPrefix(source), new Date())) {
       if (keepId && w.key.startsWith(keys.backupPrefix(source, keepId))) continue;
@@ -382,13 +440,34 @@ export class WritableRepository extends Repository {
 
   /** Store a segment's sidecar (after its object: a sidecar always has its object). */
   async putSidecar(s: Sidecar): Promise<void> {
-    await putJson(this.store, binlogKeys.sidecar(s), SidecarSchema.parse(s));
+    // A piece as uploaded is short-lived, like its object: a short lock.
+    await putJson(this.store, binlogKeys.sidecar(s), SidecarSchema.parse(s), s.kind === 'piece' && !s.level ? { shortLock: true } : {});
   }
 
-  /** Delete one segment: its sidecar first (so no reader takes the object for usable), then its object. */
-  async deleteSegment(s: Sidecar): Promise<void> {
-    await this.store.delete(binlogKeys.sidecar(s));
-    await this.store.delete(binlogKeys.segmentObject(s));
+  /**
+   * Delete one segment that something else now covers: its sidecar first (so
+   * no reader takes the object for usable), then its object. Under Object
+   * Lock a segment still locked stays (false): what covers it is read
+   * instead, and the file's deletion by prune takes it later.
+   */
+  async deleteSegment(s: Sidecar): Promise<boolean> {
+    try {
+      await this.store.delete(binlogKeys.sidecar(s));
+      await this.store.delete(binlogKeys.segmentObject(s));
+      return true;
+    } catch (err) {
+      if (err instanceof ObjectLockedError) return false;
+      throw err;
+    }
+  }
+
+  /** Keep a segment (object and sidecar) locked for the full minRetainDays from now (a piece that stays unfolded). */
+  async lockSegmentFully(s: Sidecar): Promise<void> {
+    const l = this.store.locks;
+    if (!l) return;
+    const until = new Date(Date.now() + l.minRetainDays * DAY_MS);
+    await l.extend(binlogKeys.segmentObject(s), until);
+    await l.extend(binlogKeys.sidecar(s), until);
   }
 
   /**
@@ -399,13 +478,17 @@ export class WritableRepository extends Repository {
   async deletePieces(source: string, timeline: string, file: string): Promise<string[]> {
     const objs = await this.store.list(binlogKeys.piecesPrefix(source, timeline, file));
     const ordered = [...objs.filter((o) => o.key.endsWith('.json')), ...objs.filter((o) => !o.key.endsWith('.json'))];
-    for (const o of ordered) await this.store.delete(o.key);
-    return ordered.map((o) => o.key);
+    const deleted: string[] = [];
+    for (const o of ordered) {
+      // Under Object Lock, pieces still locked stay beside the whole file (which readers prefer) until prune deletes the file.
+      if (await this.deleteIfUnlocked(o.key)) deleted.push(o.key);
+    }
+    return deleted;
   }
 
-  /** Delete a data object that has no sidecar (an archiver killed between the two writes). */
+  /** Delete a data object that has no sidecar (an archiver killed between the two writes); a locked one stays. */
   async deleteStraySegmentObject(source: string, key: string): Promise<void> {
-    await this.store.delete(`${binlogKeys.prefix(source)}${key}`);
+    await this.deleteIfUnlocked(`${binlogKeys.prefix(source)}${key}`);
   }
 
   /** Record a gap (append-only, like everything). */
@@ -413,14 +496,42 @@ export class WritableRepository extends Repository {
     await putJson(this.store, binlogKeys.gap(g.source, g.timeline, new Date(g.detectedAt), g.after?.file ?? 'start'), GapSchema.parse(g));
   }
 
-  /** Delete everything stored for one binlog file: the whole file, its sidecar, its pieces. */
+  /** Delete everything stored for one binlog file: the whole file, its sidecar, its pieces (ObjectLockedError, deleting nothing, while one is locked). */
   async deleteBinlogFile(source: string, timeline: string, file: string): Promise<string[]> {
-    return this.deletePrefix(binlogKeys.fileObjectsPrefix(source, timeline, file));
+    const prefix = binlogKeys.fileObjectsPrefix(source, timeline, file);
+    await this.refuseLocked(prefix, `binlog file ${timeline}/${file}`);
+    return this.deletePrefix(prefix);
   }
 
-  /** Delete a whole timeline with its gap records. */
+  /** Delete a whole timeline with its gap records (ObjectLockedError, deleting nothing, while one is locked). */
   async deleteTimeline(source: string, timeline: string): Promise<string[]> {
-    return this.deletePrefix(binlogKeys.timelinePrefix(source, timeline));
+    const prefix = binlogKeys.timelinePrefix(source, timeline);
+    await this.refuseLocked(prefix, `timeline ${timeline}`);
+    return this.deletePrefix(prefix);
+  }
+
+  /**
+   * Extend the Object Lock of every object under `prefixes` but those in
+   * `except` to `days` from now, where less than `days - 1` is left (so a
+   * daily pass extends each object every other day). A repository without
+   * Object Lock does nothing.
+   */
+  async extendLocks(prefixes: string[], except: (key: string) => boolean): Promise<LockPass | undefined> {
+    const l = this.store.locks;
+    if (!l) return undefined;
+    const now = Date.now();
+    const until = new Date(now + l.minRetainDays * DAY_MS);
+    const pass: LockPass = { checked: 0, extended: 0, until: until.toISOString() };
+    for (const prefix of prefixes) {
+      for (const o of await this.store.list(prefix)) {
+        if (except(o.key)) continue;
+        pass.checked++;
+        const current = await l.retainUntil(o.key);
+        if (current && current.getTime() >= until.getTime() - DAY_MS) continue;
+        if ((await l.extend(o.key, until)) === 'extended') pass.extended++;
+      }
+    }
+    return pass;
   }
 
   /** Delete every object under a prefix; returns the deleted keys. */
@@ -428,6 +539,26 @@ export class WritableRepository extends Repository {
     const objs = await this.store.list(prefix);
     for (const o of objs) await this.store.delete(o.key);
     return objs.map((o) => o.key);
+  }
+
+  /** Delete what under a prefix is not locked; returns the deleted keys. */
+  private async deleteUnlocked(prefix: string): Promise<string[]> {
+    const deleted: string[] = [];
+    for (const o of await this.store.list(prefix)) if (await this.deleteIfUnlocked(o.key)) deleted.push(o.key);
+    return deleted;
+  }
+
+  /** Under Object Lock: ObjectLockedError naming the latest date while any object under the prefix is locked. */
+  private async refuseLocked(prefix: string, what: string): Promise<void> {
+    const l = this.store.locks;
+    if (!l) return;
+    const now = Date.now();
+    let latest: Date | undefined;
+    for (const o of await this.store.list(prefix)) {
+      const until = await l.retainUntil(o.key);
+      if (until && until.getTime() > now && (!latest || until > latest)) latest = until;
+    }
+    if (latest) throw new ObjectLockedError(`${what} is locked until ${latest.toISOString()} (S3 Object Lock, ${l.mode}); it is deleted by the first prune after that`, { key: prefix, retainUntil: latest.toISOString() });
   }
 }
 

@@ -56,6 +56,10 @@ function transient(what: string): Error {
 
 export class FaultyStore implements ObjectStore {
   readonly location: string;
+  /** Lock operations go through unharmed: the faults are in the data path. */
+  get locks() {
+    return this.inner.locks;
+  }
   /** Every fault injected so far, in order. */
   readonly faults: InjectedFault[] = [];
   private readonly random: () => number;

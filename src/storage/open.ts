@@ -31,6 +31,7 @@ export async function openBackend(repo: RepositoryConfig): Promise<ObjectStore> 
       const root = path.resolve(decodeURIComponent(url.pathname));
       const pseudo = PSEUDO_FILESYSTEMS.find((p) => root === p || root.startsWith(`${p}/`));
       if (pseudo) throw new ConfigError(`repository.url "${repo.url}" points into ${pseudo}, a kernel pseudo-filesystem that cannot hold a repository; use a directory on a real disk (e.g. file:///var/lib/backtrack)`);
+      if (repo.s3.objectLock) throw new ConfigError(`repository.s3.objectLock is set but repository.url "${repo.url}" is a local directory: Object Lock is an S3 feature; use an s3:// repository, or remove repository.s3.objectLock`);
       if (root === '/') throw new ConfigError(`repository.url "${repo.url}" is the root directory; use a directory of its own (e.g. file:///var/lib/backtrack)`);
       return new FsStore(root);
     }
@@ -47,6 +48,7 @@ export async function openBackend(repo: RepositoryConfig): Promise<ObjectStore> 
         queueSize: repo.s3.queueSize,
         storageClass: repo.s3.storageClass,
         maxAttempts: repo.retry.attempts,
+        objectLock: repo.s3.objectLock,
       });
     }
     default:

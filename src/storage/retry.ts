@@ -18,7 +18,7 @@
  */
 import { PassThrough, type Readable } from 'node:stream';
 import { BacktrackError, InterruptedError } from '../errors.js';
-import type { GetOptions, IncompleteWrite, ObjectInfo, ObjectStore, PutOptions } from './store.js';
+import type { BucketLockStatus, GetOptions, IncompleteWrite, ObjectInfo, ObjectLocks, ObjectStore, PutOptions } from './store.js';
 
 /** How hard to try. */
 export interface RetryOptions {
@@ -71,9 +71,17 @@ export function isStorageFault(err: unknown): boolean {
 
 export class RetryStore implements ObjectStore {
   readonly location: string;
+  readonly locks: ObjectLocks | undefined;
 
   constructor(private readonly inner: ObjectStore, private readonly opts: RetryOptions) {
     this.location = inner.location;
+    const l = inner.locks;
+    this.locks = l && {
+      mode: l.mode,
+      minRetainDays: l.minRetainDays,
+      retainUntil: (key) => this.run('retainUntil', key, () => l.retainUntil(key)),
+      extend: (key, until) => this.run('extend', key, () => l.extend(key, until)),
+    };
   }
 
   /** The backoff before attempt `attempt + 1`: exponential, capped, with jitter in its upper half. */
@@ -152,6 +160,12 @@ export class RetryStore implements ObjectStore {
 
   delete(key: string): Promise<void> {
     return this.run('delete', key, () => this.inner.delete(key));
+  }
+
+  bucketStatus(): Promise<BucketLockStatus> {
+    const inner = this.inner;
+    if (!inner.bucketStatus) return Promise.reject(new Error(`internal error: ${this.location} has no bucket settings`));
+    return this.run('bucketStatus', '', () => inner.bucketStatus!());
   }
 
   listIncomplete(prefix: string, olderThan: Date): Promise<IncompleteWrite[]> {

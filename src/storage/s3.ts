@@ -15,17 +15,23 @@ import { Readable, Transform } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
+  GetBucketVersioningCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutObjectRetentionCommand,
   S3Client,
   type S3ClientConfig,
   type StorageClass,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { InterruptedError, NotFoundError, StorageError } from '../errors.js';
-import { validateKey, validatePrefix, type GetOptions, type IncompleteWrite, type ObjectInfo, type ObjectStore, type PutOptions } from './store.js';
+import { InterruptedError, NotFoundError, ObjectLockedError, StorageError } from '../errors.js';
+import { SHORT_LOCK_DAYS, validateKey, validatePrefix, type BucketLockStatus, type GetOptions, type IncompleteWrite, type ObjectInfo, type ObjectLocks, type ObjectStore, type PutOptions } from './store.js';
+
+const DAY_MS = 86_400_000;
 
 /** Settings of an S3 store (from `repository.s3` in the config). */
 export interface S3StoreOptions {
@@ -40,6 +46,17 @@ export interface S3StoreOptions {
   queueSize: number;
   storageClass?: string | undefined;
   maxAttempts?: number;
+  /** S3 Object Lock: every object is written locked, and deletions go by version id (see ObjectStore.delete). */
+  objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; minRetainDays: number } | undefined;
+}
+
+/** One version of a key, from ListObjectVersions. */
+interface KeyVersion {
+  versionId: string;
+  deleteMarker: boolean;
+  latest: boolean;
+  size: number;
+  lastModified: Date;
 }
 
 export class S3Store implements ObjectStore {
@@ -48,6 +65,7 @@ export class S3Store implements ObjectStore {
   /** For the parts of streamed uploads only: the SDK retries each part. */
   private readonly partClient: S3Client;
   private readonly prefix: string;
+  readonly locks: ObjectLocks | undefined;
 
   constructor(private readonly opts: S3StoreOptions, client?: S3Client) {
     this.prefix = opts.prefix.replace(/^\/+|\/+$/g, '');
@@ -60,6 +78,7 @@ export class S3Store implements ObjectStore {
     };
     this.client = client ?? new S3Client(cfg);
     this.partClient = client ?? new S3Client({ ...cfg, maxAttempts: opts.maxAttempts ?? 3 });
+    this.locks = opts.objectLock && new S3Locks(this, opts.objectLock);
   }
 
   private full(key: string): string {
@@ -101,6 +120,14 @@ export class S3Store implements ObjectStore {
         Key: full,
         Body: source,
         ...(this.opts.storageClass ? { StorageClass: this.opts.storageClass as StorageClass } : {}),
+        // A bucket with Object Lock takes only uploads that carry a checksum.
+        ...(this.opts.objectLock
+          ? {
+              ObjectLockMode: this.opts.objectLock.mode,
+              ObjectLockRetainUntilDate: new Date(Date.now() + (opts.shortLock ? Math.min(SHORT_LOCK_DAYS, this.opts.objectLock.minRetainDays) : this.opts.objectLock.minRetainDays) * DAY_MS),
+              ChecksumAlgorithm: 'CRC32' as const,
+            }
+          : {}),
       },
       // S3 allows 10000 parts: grow the part size for a very large object.
       partSize: Math.max(this.opts.partSize * 1024 * 1024, Math.ceil((opts.sizeHint ?? 0) / 9000)),
@@ -124,31 +151,51 @@ export class S3Store implements ObjectStore {
 
   async get(key: string, opts: GetOptions = {}): Promise<Readable> {
     const full = this.full(key);
-    try {
-      const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.opts.bucket, Key: full, ...(opts.start ? { Range: `bytes=${opts.start}-` } : {}) }),
-        opts.signal ? { abortSignal: opts.signal } : {},
-      );
-      return res.Body as Readable;
-    } catch (err) {
-      if (isNotFound(err)) throw new NotFoundError(`object ${key} does not exist in ${this.location}`, { key }, err);
-      if (statusOf(err) === 416) return Readable.from([]);
-      throw new StorageError(`cannot read ${key} from ${this.location}: ${describe(err)}`, err, { key });
+    let versionId: string | undefined;
+    for (;;) {
+      try {
+        const res = await this.client.send(
+          new GetObjectCommand({ Bucket: this.opts.bucket, Key: full, ...(versionId ? { VersionId: versionId } : {}), ...(opts.start ? { Range: `bytes=${opts.start}-` } : {}) }),
+          opts.signal ? { abortSignal: opts.signal } : {},
+        );
+        return res.Body as Readable;
+      } catch (err) {
+        if (statusOf(err) === 416) return Readable.from([]);
+        // A delete marker over a locked version: read the version beneath.
+        if (isNotFound(err) && !versionId && this.opts.objectLock) {
+          versionId = (await this.beneathMarker(key))?.versionId;
+          if (versionId) continue;
+        }
+        if (isNotFound(err)) throw new NotFoundError(`object ${key} does not exist in ${this.location}`, { key }, err);
+        throw new StorageError(`cannot read ${key} from ${this.location}: ${describe(err)}`, err, { key });
+      }
     }
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
+    const h = await this.headVersion(key);
+    return h && { key, size: h.size, lastModified: h.lastModified, ...(h.hidden ? { hidden: true } : {}) };
+  }
+
+  /** HEAD of the version reads see (beneath a delete marker on a lock store), with its lock. */
+  async headVersion(key: string, versionId?: string): Promise<{ size: number; lastModified: Date; versionId?: string | undefined; retainUntil?: Date | undefined; hidden: boolean } | undefined> {
     const full = this.full(key);
     try {
-      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: full }));
-      return { key, size: res.ContentLength ?? 0, lastModified: res.LastModified ?? new Date(0) };
+      const res = await this.client.send(new HeadObjectCommand({ Bucket: this.opts.bucket, Key: full, ...(versionId ? { VersionId: versionId } : {}) }));
+      return { size: res.ContentLength ?? 0, lastModified: res.LastModified ?? new Date(0), versionId: res.VersionId, retainUntil: res.ObjectLockRetainUntilDate, hidden: false };
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isNotFound(err)) {
+        if (versionId || !this.opts.objectLock) return undefined;
+        const beneath = await this.beneathMarker(key);
+        const h = beneath && (await this.headVersion(key, beneath.versionId));
+        return h && { ...h, hidden: true };
+      }
       throw new StorageError(`cannot stat ${key} in ${this.location}: ${describe(err)}`, err, { key });
     }
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
+    if (this.opts.objectLock) return this.listThroughMarkers(prefix);
     const out: ObjectInfo[] = [];
     let token: string | undefined;
     const fullPrefix = this.fullPrefix(prefix);
@@ -164,16 +211,118 @@ export class S3Store implements ObjectStore {
       }
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return sortByKey(out);
+  }
+
+  /**
+   * A lock store's listing: every key whose newest version is an object, and
+   * every key whose newest version is a delete marker over an object version
+   * (hidden: true); a key whose versions are all delete markers is gone.
+   */
+  private async listThroughMarkers(prefix: string): Promise<ObjectInfo[]> {
+    const out: ObjectInfo[] = [];
+    for (const [key, versions] of await this.versions(prefix)) {
+      const newest = versions[0];
+      const data = versions.find((v) => !v.deleteMarker);
+      if (!newest || !data) continue;
+      out.push({ key, size: data.size, lastModified: data.lastModified, ...(newest.deleteMarker ? { hidden: true } : {}) });
+    }
+    return sortByKey(out);
+  }
+
+  /** Every version of every key under a prefix, newest first per key. */
+  async versions(prefix: string, exactKey = false): Promise<Map<string, KeyVersion[]>> {
+    const fullPrefix = exactKey ? this.full(prefix) : this.fullPrefix(prefix);
+    const byKey = new Map<string, KeyVersion[]>();
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    do {
+      let res;
+      try {
+        res = await this.client.send(new ListObjectVersionsCommand({ Bucket: this.opts.bucket, Prefix: fullPrefix, KeyMarker: keyMarker, VersionIdMarker: idMarker }));
+      } catch (err) {
+        throw new StorageError(`cannot list the versions in ${this.location}/${prefix}: ${describe(err)}`, err);
+      }
+      const add = (k: string | undefined, v: KeyVersion) => {
+        if (!k || (exactKey && k !== fullPrefix)) return;
+        const key = this.relative(k);
+        byKey.set(key, [...(byKey.get(key) ?? []), v]);
+      };
+      for (const v of res.Versions ?? []) add(v.Key, { versionId: v.VersionId ?? 'null', deleteMarker: false, latest: !!v.IsLatest, size: v.Size ?? 0, lastModified: v.LastModified ?? new Date(0) });
+      for (const m of res.DeleteMarkers ?? []) add(m.Key, { versionId: m.VersionId ?? 'null', deleteMarker: true, latest: !!m.IsLatest, size: 0, lastModified: m.LastModified ?? new Date(0) });
+      keyMarker = res.IsTruncated ? res.NextKeyMarker : undefined;
+      idMarker = res.IsTruncated ? res.NextVersionIdMarker : undefined;
+    } while (keyMarker);
+    for (const list of byKey.values()) list.sort((a, b) => Number(b.latest) - Number(a.latest) || b.lastModified.getTime() - a.lastModified.getTime());
+    return byKey;
+  }
+
+  /** The newest object version under a delete marker, when the key's newest version is a marker. */
+  private async beneathMarker(key: string): Promise<KeyVersion | undefined> {
+    const versions = (await this.versions(key, true)).get(key) ?? [];
+    return versions[0]?.deleteMarker ? versions.find((v) => !v.deleteMarker) : undefined;
   }
 
   async delete(key: string): Promise<void> {
     const full = this.full(key);
+    if (this.opts.objectLock) return this.deleteVersions(key);
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: full }));
     } catch (err) {
       if (isNotFound(err)) return;
       throw new StorageError(`cannot delete ${key} from ${this.location}: ${describe(err)}`, err, { key });
+    }
+  }
+
+  /**
+   * A lock store's delete: every version of the key (delete markers too) by
+   * its id, so nothing is left hidden. Nothing is deleted while a version is
+   * still locked: that is an ObjectLockedError naming the date.
+   */
+  private async deleteVersions(key: string): Promise<void> {
+    const versions = (await this.versions(key, true)).get(key) ?? [];
+    const now = Date.now();
+    for (const v of versions.filter((x) => !x.deleteMarker)) {
+      const until = (await this.headVersion(key, v.versionId))?.retainUntil;
+      if (until && until.getTime() > now) {
+        throw new ObjectLockedError(`${key} in ${this.location} is locked until ${until.toISOString()} (S3 Object Lock); it can be deleted after that`, { key, retainUntil: until.toISOString() });
+      }
+    }
+    for (const v of versions) {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: this.full(key), VersionId: v.versionId }));
+      } catch (err) {
+        if (isNotFound(err)) continue;
+        if (statusOf(err) === 403) throw new ObjectLockedError(`${key} in ${this.location} cannot be deleted yet: ${describe(err)}`, { key }, err);
+        throw new StorageError(`cannot delete ${key} from ${this.location}: ${describe(err)}`, err, { key });
+      }
+    }
+  }
+
+  /** Set a version's retain-until date (PutObjectRetention). */
+  async setRetention(key: string, versionId: string | undefined, mode: 'GOVERNANCE' | 'COMPLIANCE', until: Date): Promise<void> {
+    try {
+      await this.client.send(new PutObjectRetentionCommand({ Bucket: this.opts.bucket, Key: this.full(key), ...(versionId ? { VersionId: versionId } : {}), Retention: { Mode: mode, RetainUntilDate: until }, ChecksumAlgorithm: 'CRC32' }));
+    } catch (err) {
+      throw new StorageError(`cannot extend the lock of ${key} in ${this.location}: ${describe(err)}`, err, { key });
+    }
+  }
+
+  /** The bucket's versioning and Object Lock configuration. */
+  async bucketStatus(): Promise<BucketLockStatus> {
+    let versioning: string;
+    try {
+      versioning = (await this.client.send(new GetBucketVersioningCommand({ Bucket: this.opts.bucket }))).Status ?? 'Off';
+    } catch (err) {
+      throw new StorageError(`cannot read the versioning of bucket ${this.opts.bucket}: ${describe(err)}`, err);
+    }
+    try {
+      const c = (await this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.opts.bucket }))).ObjectLockConfiguration;
+      const d = c?.Rule?.DefaultRetention;
+      return { versioning, objectLock: c?.ObjectLockEnabled === 'Enabled', ...(d?.Mode ? { defaultRetention: { mode: d.Mode, days: d.Days, years: d.Years } } : {}) };
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ObjectLockConfigurationNotFoundError' || statusOf(err) === 404) return { versioning, objectLock: false };
+      throw new StorageError(`cannot read the Object Lock configuration of bucket ${this.opts.bucket}: ${describe(err)}`, err);
     }
   }
 
@@ -218,6 +367,32 @@ export class S3Store implements ObjectStore {
     this.client.destroy();
     this.partClient.destroy();
   }
+}
+
+/** The Object Lock operations of an S3Store configured with repository.s3.objectLock. */
+class S3Locks implements ObjectLocks {
+  readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
+  readonly minRetainDays: number;
+
+  constructor(private readonly store: S3Store, o: { mode: 'GOVERNANCE' | 'COMPLIANCE'; minRetainDays: number }) {
+    this.mode = o.mode;
+    this.minRetainDays = o.minRetainDays;
+  }
+
+  async retainUntil(key: string): Promise<Date | undefined> {
+    return (await this.store.headVersion(key))?.retainUntil;
+  }
+
+  async extend(key: string, until: Date): Promise<'extended' | 'unchanged'> {
+    const h = await this.store.headVersion(key);
+    if (!h || (h.retainUntil && h.retainUntil.getTime() >= until.getTime())) return 'unchanged';
+    await this.store.setRetention(key, h.versionId, this.mode, until);
+    return 'extended';
+  }
+}
+
+function sortByKey(list: ObjectInfo[]): ObjectInfo[] {
+  return list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 function statusOf(err: unknown): number | undefined {

@@ -18,6 +18,13 @@ export interface ObjectInfo {
   /** Size in bytes of the stored object. */
   size: number;
   lastModified: Date;
+  /**
+   * A delete marker hides this object (S3 with Object Lock): someone deleted
+   * it with the repository's credentials, and the store reads the locked
+   * version beneath. Never set by Backtrack's own deletions, which remove
+   * versions by id.
+   */
+  hidden?: boolean;
 }
 
 /** Leftovers of writes that never completed (temp files, multipart uploads). */
@@ -36,6 +43,33 @@ export interface PutOptions {
   onProgress?: (bytes: number) => void;
   /** The expected size, when known (lets S3 pick a part size that fits 10000 parts). */
   sizeHint?: number | undefined;
+  /**
+   * A short-lived object (a binlog piece, a deletion marker): a store with
+   * Object Lock locks it for SHORT_LOCK_DAYS instead of minRetainDays; what
+   * replaces it carries the long lock.
+   */
+  shortLock?: boolean;
+}
+
+/** Days a short-lived object stays locked (PutOptions.shortLock). */
+export const SHORT_LOCK_DAYS = 1;
+
+/** S3 Object Lock operations of a store that locks what it writes. */
+export interface ObjectLocks {
+  readonly mode: 'GOVERNANCE' | 'COMPLIANCE';
+  readonly minRetainDays: number;
+  /** The retain-until date of the version reads see, or undefined when it has none (or there is no object). */
+  retainUntil(key: string): Promise<Date | undefined>;
+  /** Keep that version locked until at least `until`; never shortens a lock. */
+  extend(key: string, until: Date): Promise<'extended' | 'unchanged'>;
+}
+
+export interface BucketLockStatus {
+  /** 'Enabled', 'Suspended' or 'Off' (never enabled). */
+  versioning: string;
+  objectLock: boolean;
+  /** The bucket's default retention, when it has one. */
+  defaultRetention?: { mode: string; days?: number | undefined; years?: number | undefined } | undefined;
 }
 
 /** Options for get. */
@@ -79,8 +113,19 @@ export interface ObjectStore {
    */
   list(prefix: string): Promise<ObjectInfo[]>;
 
-  /** Delete the object. Idempotent: deleting a missing key succeeds. */
+  /**
+   * Delete the object. Idempotent: deleting a missing key succeeds. A store
+   * with Object Lock deletes every version of the key by its id (no delete
+   * marker is left) and rejects with ObjectLockedError, having deleted
+   * nothing, while a version is locked.
+   */
   delete(key: string): Promise<void>;
+
+  /** Object Lock operations; undefined on a store that does not lock what it writes. */
+  readonly locks?: ObjectLocks | undefined;
+
+  /** The bucket's versioning and Object Lock settings (S3 only; for check). */
+  bucketStatus?(): Promise<BucketLockStatus>;
 
   /** Incomplete writes under `prefix` that started before `olderThan`. */
   listIncomplete(prefix: string, olderThan: Date): Promise<IncompleteWrite[]>;

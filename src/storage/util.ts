@@ -4,7 +4,7 @@
  * Large objects always go through streams, never through these.
  */
 import type { Readable } from 'node:stream';
-import type { ObjectStore } from './store.js';
+import type { ObjectStore, PutOptions } from './store.js';
 
 /** Largest object `getBytes` will hold in memory. */
 export const MAX_SMALL_OBJECT = 64 * 1024 * 1024;
@@ -37,6 +37,6 @@ export async function getJson(store: ObjectStore, key: string): Promise<unknown>
 }
 
 /** Write a value as pretty JSON (atomic, like every put). */
-export async function putJson(store: ObjectStore, key: string, value: unknown): Promise<void> {
-  await store.put(key, Buffer.from(`${JSON.stringify(value, null, 2)}\n`));
+export async function putJson(store: ObjectStore, key: string, value: unknown, opts: PutOptions = {}): Promise<void> {
+  await store.put(key, Buffer.from(`${JSON.stringify(value, null, 2)}\n`), opts);
 }

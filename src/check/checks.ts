@@ -99,7 +99,7 @@ async function checkContents(repo: Repository, s: SourceConfig): Promise<CheckRe
       ...gaps.map((g) => `binlog gap in ${g.timeline}: ${g.detail}`),
     ];
     if (problems.length === 0) return ok(name, `${backups.length} committed backup(s), no damaged or orphaned backup, no binlog gap`);
-    return fail(name, problems.join('; '), 'backtrack list shows each; restore by hand from an orphan\'s objects if you need it, remove unusable backups with backtrack prune --orphans, and take a backup after a gap');
+    return fail(name, problems.join('; '), `backtrack list shows each; restore by hand from an orphan's objects if you need it, remove unusable backups with backtrack prune --orphans, and take a backup after a gap${hidden.length ? '; unhide hidden objects by deleting their delete markers (README, "Immutable repositories") and find out who deleted them' : ''}`);
   } catch (err) {
     return fail(name, asBacktrackError(err).message);
   }

@@ -401,7 +401,8 @@ export class WritableRepository extends Repository {
     await this.store.delete(keys.manifest(source, id));
     const objs = (await this.store.list(prefix)).filter((o) => !o.key.endsWith(`/${DELETING_NAME}`));
     for (const o of objs) await this.store.delete(o.key);
-    await this.store.delete(keys.backupObject(source, id, DELETING_NAME));
+    // Under Object Lock the marker's own short lock may keep it a while: the folder is then a leftover the next cleanup finishes.
+    await this.deleteIfUnlocked(keys.backupObject(source, id, DELETING_NAME));
     return objs.map((o) => o.key);
   }
 

@@ -241,7 +241,7 @@ export class S3Store implements ObjectStore {
       try {
         res = await this.client.send(new ListObjectVersionsCommand({ Bucket: this.opts.bucket, Prefix: fullPrefix, KeyMarker: keyMarker, VersionIdMarker: idMarker }));
       } catch (err) {
-        throw new StorageError(`cannot list the versions in ${this.location}/${prefix}: ${describe(err)}`, err);
+        throw new StorageError(`cannot list the versions in ${this.location}/${prefix}: ${describe(err)}; repository.s3.objectLock needs a bucket with versioning and Object Lock enabled: enable them on the bucket, or remove repository.s3.objectLock`, err);
       }
       const add = (k: string | undefined, v: KeyVersion) => {
         if (!k || (exactKey && k !== fullPrefix)) return;
@@ -314,6 +314,8 @@ export class S3Store implements ObjectStore {
     try {
       versioning = (await this.client.send(new GetBucketVersioningCommand({ Bucket: this.opts.bucket }))).Status ?? 'Off';
     } catch (err) {
+      // An S3-compatible store without versioning at all.
+      if (statusOf(err) === 501 || (err as { name?: string }).name === 'NotImplemented') return { versioning: 'Off', objectLock: false };
       throw new StorageError(`cannot read the versioning of bucket ${this.opts.bucket}: ${describe(err)}`, err);
     }
     try {
@@ -321,7 +323,7 @@ export class S3Store implements ObjectStore {
       const d = c?.Rule?.DefaultRetention;
       return { versioning, objectLock: c?.ObjectLockEnabled === 'Enabled', ...(d?.Mode ? { defaultRetention: { mode: d.Mode, days: d.Days, years: d.Years } } : {}) };
     } catch (err) {
-      if ((err as { name?: string }).name === 'ObjectLockConfigurationNotFoundError' || statusOf(err) === 404) return { versioning, objectLock: false };
+      if ((err as { name?: string }).name === 'ObjectLockConfigurationNotFoundError' || statusOf(err) === 404 || statusOf(err) === 501 || (err as { name?: string }).name === 'NotImplemented') return { versioning, objectLock: false };
       throw new StorageError(`cannot read the Object Lock configuration of bucket ${this.opts.bucket}: ${describe(err)}`, err);
     }
   }

@@ -230,6 +230,10 @@ const HttpSchema = z
       .default('127.0.0.1:9464')
       .describe('Address the daemon\'s HTTP server listens on.'),
     tokenFile: localPath().optional().describe('File holding the bearer token for /api/v1. Unset: the API is disabled.'),
+    advertiseUrl: z
+      .url({ protocol: /^https?$/, message: 'advertiseUrl is an http:// or https:// URL, e.g. http://10.0.0.7:9464' })
+      .optional()
+      .describe('The URL other daemons reach this one\'s HTTP server at (on Kubernetes: http://$(POD_IP):9464). A leader records it in the repository; a daemon asked for a source it does not lead forwards the request there. Default: http://<host name>:<port>, or the listen address when it is not 0.0.0.0.'),
     protectMetrics: z.boolean().default(false).describe('Require the token for /metrics, /healthz and /readyz too.'),
   })
   .strict();

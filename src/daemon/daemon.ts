@@ -18,6 +18,7 @@ import { latestDrillByBackup } from '../repository/drills.js';
 import type { WritableRepository } from '../repository/repository.js';
 import { openRepository, sourceSpec } from '../runtime/context.js';
 import { SourceRuntime } from './source-runtime.js';
+import os from 'node:os';
 
 export interface DaemonOptions {
   cfg: Config;
@@ -34,6 +35,8 @@ export class Daemon {
   private refreshTimer?: NodeJS.Timeout;
   private starting?: Promise<{ port: number }>;
   private stopping?: Promise<void>;
+  /** This daemon as the leader records itself (identity, advertised URL). */
+  private self?: { identity: string; url: string };
 
   constructor(private readonly o: DaemonOptions) {}
 
@@ -57,7 +60,8 @@ export class Daemon {
     const tokens = cfg.http.tokenFile ? readApiTokens(cfg.http.tokenFile) : [];
     this.http = new HttpServer({ listen: this.o.listen ?? cfg.http.listen, tokens, protectMetrics: cfg.http.protectMetrics, backend: this.backend(), log });
     const addr = await this.http.start();
-    this.sources = cfg.sources.map((source) => new SourceRuntime({ cfg, source, repo: this.repo!, log, metrics: this.metrics, onJobDone: (job) => void this.refresh(job.source) }));
+    this.self = { identity: `${os.hostname()}:${process.pid}`, url: advertisedUrl(cfg.http.advertiseUrl, this.o.listen ?? cfg.http.listen, addr.port) };
+    this.sources = cfg.sources.map((source) => new SourceRuntime({ cfg, source, repo: this.repo!, log, metrics: this.metrics, self: this.self, onJobDone: (job) => void this.refresh(job.source) }));
     for (const s of this.sources) s.start();
     await this.refresh();
     this.refreshTimer = setInterval(() => void this.refresh(), cfg.daemon.refreshInterval);
@@ -125,7 +129,16 @@ export class Daemon {
       ready: () => this.ready(),
       hasSource: (name) => this.o.cfg.sources.some((s) => s.name === name),
       sources: async () => ({
-        sources: this.o.cfg.sources.map((s, i) => ({ name: s.name, leader: this.sources[i]?.leader.isLeader ?? false, schedules: { backup: s.backup.schedule ?? null, drill: s.verify.schedule ?? null, prune: s.prune.schedule ?? null }, binlog: s.binlog.enabled })),
+        self: this.self,
+        sources: await Promise.all(
+          this.o.cfg.sources.map(async (s, i) => ({
+            name: s.name,
+            leader: this.sources[i]?.leader.isLeader ?? false,
+            ledBy: (await this.repo!.currentLeader(s.name).catch(() => undefined)) ?? null,
+            schedules: { backup: s.backup.schedule ?? null, drill: s.verify.schedule ?? null, prune: s.prune.schedule ?? null },
+            binlog: s.binlog.enabled,
+          })),
+        ),
       }),
       backups: async (source) => {
         const { backups, damaged, orphans } = await this.repo!.listBackups(source);
@@ -147,6 +160,11 @@ export class Daemon {
         return { status: 202, body: { job: r.job } };
       },
       job: (id) => this.sources.map((s) => s.jobs.get(id)).find(Boolean),
+      self: () => this.self,
+      leading: (source) => find(source)?.leader.isLeader ?? false,
+      leaderOf: (source) => this.repo!.currentLeader(source),
+      // Job ids start with their source's name (jobs.ts); the longest name that fits.
+      jobSource: (id) => this.o.cfg.sources.map((s) => s.name).filter((n) => id.startsWith(`${n}-`)).sort((a, b) => b.length - a.length)[0],
     };
   }
 
@@ -170,4 +188,12 @@ export class Daemon {
     const ready = repository.ok && Object.values(sources).every((x) => (x as { ok: boolean }).ok);
     return { ready, config: { ok: true, sources: this.o.cfg.sources.length }, repository, sources };
   }
+}
+
+/** Where other daemons reach this one: http.advertiseUrl, else the host name (for 0.0.0.0/::) or the listen host, with the bound port. */
+export function advertisedUrl(configured: string | undefined, listen: string, port: number): string {
+  if (configured) return configured.replace(/\/+$/, '');
+  const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+  const name = host === '0.0.0.0' || host === '::' || host === '' ? os.hostname() : host;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
 }

@@ -28,6 +28,8 @@ export interface SourceRuntimeOptions {
   metrics: Metrics;
   /** Called after a job finishes (the daemon refreshes repository metrics). */
   onJobDone?: (job: Job) => void;
+  /** This daemon, as a leader records itself for the others (API forwarding). */
+  self?: { identity: string; url: string } | undefined;
 }
 
 export class SourceRuntime {
@@ -112,6 +114,10 @@ export class SourceRuntime {
 
   private async becomeLeader(): Promise<void> {
     this.o.metrics.leader.set({ source: this.name }, 1);
+    if (this.o.self) {
+      // The other daemons forward API requests for this source here.
+      await this.o.repo.recordLeader(this.name, { ...this.o.self, since: new Date().toISOString() }).catch((err: unknown) => this.log.warn({ err }, 'could not record the leadership in the repository; other daemons answer API requests for this source with 503'));
+    }
     const s = this.o.source;
     if (s.verify.heartbeat.enabled) {
       this.heartbeat = new HeartbeatWriter(sourceSpec(s), s, this.log);

@@ -11,6 +11,11 @@
  *   POST /api/v1/sources/:source/backups           trigger a backup: 202 {job}, 409 if one is queued or running
  *   POST /api/v1/sources/:source/drills            trigger a drill:  202 {job}, 409 likewise
  *   GET  /api/v1/jobs/:id                          a job's status
+ *
+ * Any daemon answers for any source: a trigger for a source another daemon
+ * leads, and a job this one does not know, are forwarded to the leader the
+ * repository names (its advertised URL, with the caller's token); when that
+ * cannot be done the answer is 503 naming the leader.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
@@ -18,6 +23,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../observability/logger.js';
 import type { Registry } from 'prom-client';
 import type { ApiToken } from '../config/secrets.js';
+import type { LeaderRecord } from '../repository/repository.js';
 
 /** What the server needs from the daemon. */
 export interface ApiBackend {
@@ -31,7 +37,18 @@ export interface ApiBackend {
   window(source: string): Promise<unknown>;
   trigger(source: string, kind: 'backup' | 'drill', actor: string): { status: 202 | 409 | 404 | 503; body: unknown };
   job(id: string): unknown;
+  /** This daemon, as a leader records itself. */
+  self(): { identity: string; url: string } | undefined;
+  /** Whether this daemon leads the source now. */
+  leading(source: string): boolean;
+  /** The leader the repository names for a source. */
+  leaderOf(source: string): Promise<LeaderRecord | undefined>;
+  /** The source a job id belongs to. */
+  jobSource(id: string): string | undefined;
 }
+
+/** Header marking a request one daemon forwarded to another (it is never forwarded again). */
+const FORWARDED = 'x-backtrack-forwarded-by';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -83,6 +100,33 @@ export class HttpServer {
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
+  /**
+   * Forward a request about a source this daemon does not lead to the daemon
+   * the repository names as its leader, and pass its answer back; 503 naming
+   * the leader when there is none, it is this daemon, the request was
+   * forwarded already, or the leader does not answer.
+   */
+  private async toLeader(req: http.IncomingMessage, res: http.ServerResponse, source: string, path: string): Promise<void> {
+    const b = this.o.backend;
+    const self = b.self();
+    const leader = await b.leaderOf(source).catch(() => undefined);
+    const refuse = (why: string) => send(res, 503, { error: `this daemon (${self?.identity ?? 'unknown'}) does not lead ${source}: ${why}`, leader: leader ?? null });
+    if (!leader || leader.identity === self?.identity) return refuse('no other daemon is recorded as its leader yet; try again in a moment (a standby takes over within daemon.leaderRetry)');
+    if (req.headers[FORWARDED]) return refuse(`it was forwarded here by ${String(req.headers[FORWARDED])}, and is not forwarded twice`);
+    try {
+      const r = await fetch(`${leader.url}${path}`, {
+        method: req.method ?? 'GET',
+        headers: { ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), [FORWARDED]: self?.identity ?? 'unknown' },
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await r.text();
+      res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json', 'x-backtrack-forwarded-to': leader.identity });
+      res.end(text);
+    } catch (err) {
+      refuse(`its leader ${leader.identity} at ${leader.url} did not answer (${(err as Error).message}); try again in a moment`);
+    }
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const p = url.pathname.replace(/\/+$/, '') || '/';
@@ -113,13 +157,17 @@ export class HttpServer {
       if (req.method === 'GET' && what === 'drills') return send(res, 200, await b.drills(source));
       if (req.method === 'GET' && what === 'window') return send(res, 200, await b.window(source));
       if (req.method === 'POST' && (what === 'backups' || what === 'drills')) {
+        if (!b.leading(source)) return this.toLeader(req, res, source, p);
         const r = b.trigger(source, what === 'backups' ? 'backup' : 'drill', who);
         return send(res, r.status, r.body);
       }
     }
     if (parts[0] === 'jobs' && parts.length === 2 && req.method === 'GET') {
       const j = b.job(parts[1] as string);
-      return j ? send(res, 200, j) : send(res, 404, { error: `no job ${parts[1]}` });
+      if (j) return send(res, 200, j);
+      const source = b.jobSource(parts[1] as string);
+      if (source && !b.leading(source) && !req.headers[FORWARDED]) return this.toLeader(req, res, source, p);
+      return send(res, 404, { error: `no job ${parts[1]}${source ? `: the daemon that ran it may have restarted since; its outcome is in the audit trail (backtrack audit)` : ''}` });
     }
     return send(res, 404, { error: `no route ${req.method} ${p}` });
   }

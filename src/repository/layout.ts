@@ -12,6 +12,7 @@
  *        (pieces written before start-end names: <start>.zst[.age] + <start>.json, still read)
  *   <source>/binlogs/<timeline>/gaps/<time>-<file>.json  recorded gaps
  *   <source>/drills/<time>-<backup-id>.json             drill reports
+ *   <source>/leader/<time>-<rand>.json                  who leads the source (the newest), written by a new leader
  *   audit/<yyyy>/<mm>/<dd>/<time>-<action>.json          append-only audit events
  */
 import { randomBytes } from 'node:crypto';
@@ -54,6 +55,8 @@ export const keys = {
   backupObject: (source: string, id: string, name: string) => `${source}/backups/${id}/${name}`,
   manifest: (source: string, id: string) => `${source}/backups/${id}/${MANIFEST_NAME}`,
   drillsPrefix: (source: string) => `${source}/drills/`,
+  leaderPrefix: (source: string) => `${source}/leader/`,
+  leader: (source: string, at: Date) => `${source}/leader/${compactTimeMs(at)}-${randomBytes(2).toString('hex')}.json`,
   drill: (source: string, at: Date, backupId: string) => `${source}/drills/${compactTime(at)}-${backupId}.json`,
   auditPrefix: () => 'audit/',
   auditDay: (day: Date) => {

@@ -79,6 +79,15 @@ export interface BinlogRecords {
   objects: Map<string, number>;
 }
 
+/** Who leads a source, as the leader recorded it when it took the lead. */
+export interface LeaderRecord {
+  /** host name and process id */
+  identity: string;
+  /** Where its HTTP server is reached (http.advertiseUrl). */
+  url: string;
+  since: string;
+}
+
 /** An object a delete marker hides (someone deleted it with the repository's credentials). */
 export interface HiddenObject {
   key: string;
@@ -324,6 +333,16 @@ export class Repository {
     return out.sort((a, b) => (a.finishedAt < b.finishedAt ? -1 : 1));
   }
 
+  // ---- leadership ----------------------------------------------------
+
+  /** The newest leader record of a source (undefined when none was written or it is unreadable). */
+  async currentLeader(source: string): Promise<LeaderRecord | undefined> {
+    const newest = (await this.store.list(keys.leaderPrefix(source))).filter((o) => o.key.endsWith('.json')).sort((a, b) => (a.key < b.key ? -1 : 1)).pop();
+    if (!newest) return undefined;
+    const r = (await getJson(this.store, newest.key).catch(() => undefined)) as Partial<LeaderRecord> | undefined;
+    return r && typeof r.identity === 'string' && typeof r.url === 'string' && typeof r.since === 'string' ? { identity: r.identity, url: r.url, since: r.since } : undefined;
+  }
+
   // ---- housekeeping --------------------------------------------------
 
   /** Bytes stored per kind for a source (metrics). */
@@ -430,6 +449,15 @@ export class WritableRepository extends Repository {
       removed.push(`${w.key} (incomplete upload)`);
     }
     return removed;
+  }
+
+  // ---- leadership ----------------------------------------------------
+
+  /** Record that this daemon now leads the source (a new key: never a rewrite), and remove older records. */
+  async recordLeader(source: string, r: LeaderRecord): Promise<void> {
+    const key = keys.leader(source, new Date(r.since));
+    await putJson(this.store, key, r, { shortLock: true });
+    for (const o of await this.store.list(keys.leaderPrefix(source))) if (o.key < key) await this.deleteIfUnlocked(o.key);
   }
 
   // ---- binlogs -------------------------------------------------------

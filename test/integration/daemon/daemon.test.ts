@@ -198,8 +198,23 @@ describe('backtrack daemon', () => {
     await sleep(2500);
     const [l1, l2] = [await leaderOf(p1), await leaderOf(p2)];
     expect(l1! + l2!).toBe(1);
-    const [leader, standby, standbyPort] = l1 === 1 ? [d1, d2, p2] : [d2, d1, p1];
+    const [leader, standby, standbyPort, leaderPort] = l1 === 1 ? [d1, d2, p2, p1] : [d2, d1, p1, p2];
     expect(await archiving(standbyPort)).toBe(0);
+    // The API answers the same on either daemon: the standby forwards a trigger, and a job's state, to the leader.
+    const sb = `http://127.0.0.1:${standbyPort}/api/v1`;
+    const listed = await request('GET', `${sb}/sources`, TOKEN);
+    expect(listed.json.sources[0]).toMatchObject({ name: 'main', leader: false, ledBy: { url: `http://127.0.0.1:${leaderPort}` } });
+    const forwarded = await fetch(`${sb}/sources/main/backups`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(forwarded.status).toBe(202);
+    expect(forwarded.headers.get('x-backtrack-forwarded-to')).toBe(listed.json.sources[0].ledBy.identity);
+    const job = ((await forwarded.json()) as { job: { id: string } }).job;
+    await waitFor(async () => (await request('GET', `${sb}/jobs/${job.id}`, TOKEN)).json.state === 'succeeded', 'the forwarded backup to succeed, seen from the standby', 60_000, 300);
+    expect((await request('GET', `http://127.0.0.1:${leaderPort}/api/v1/jobs/${job.id}`, TOKEN)).json).toMatchObject({ id: job.id, state: 'succeeded', actor: 'ops' });
+    // A forwarded request is never forwarded again; the token is still needed.
+    expect((await request('POST', `${sb}/sources/main/backups`, 'wrong-token')).status).toBe(401);
+    const twice = await fetch(`${sb}/sources/main/backups`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'x-backtrack-forwarded-by': 'elsewhere' } });
+    expect(twice.status).toBe(503);
+    expect(((await twice.json()) as { error: string }).error).toMatch(/is not forwarded twice/);
     const killedAt = Date.now();
     leader.kill('SIGKILL');
     await leader;
@@ -207,6 +222,11 @@ describe('backtrack daemon', () => {
     const takeover = Date.now() - killedAt;
     expect(takeover).toBeLessThan(5_000);
     await waitFor(async () => (await archiving(standbyPort)) === 1, 'the new leader to archive', 15_000, 200);
+    // The new leader records itself, and runs a trigger itself.
+    expect((await request('GET', `${sb}/sources`, TOKEN)).json.sources[0]).toMatchObject({ leader: true, ledBy: { url: `http://127.0.0.1:${standbyPort}` } });
+    const own = await request('POST', `${sb}/sources/main/backups`, TOKEN);
+    expect(own.status).toBe(202);
+    await waitFor(async () => (await request('GET', `${sb}/jobs/${own.json.job.id}`, TOKEN)).json.state === 'succeeded', 'the new leader\'s backup', 60_000, 300);
     standby.kill('SIGTERM');
     expect((await standby).exitCode).toBe(0);
   });

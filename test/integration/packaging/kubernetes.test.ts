@@ -18,6 +18,7 @@ import ts from 'typescript';
 import { parse, parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../../src/config/load.js';
+import { envVariable, optionRows } from '../../../src/config/reference.js';
 import { findBinary } from '../../../src/scratch/spawn.js';
 // @ts-expect-error: a plain .mjs script, no types
 import { ALERTS, RULE, renderPrometheusRule } from '../../../scripts/prometheus-rule.mjs';
@@ -171,6 +172,13 @@ describe('deploy/kubernetes', () => {
     expect(cfg.repository.url).toMatch(/^s3:\/\//);
     for (const p of [cfg.workDir, cfg.http.tokenFile!, ...cfg.sources.map((s) => s.mysql.passwordFile!)]) expect(mounted(p), p).toBe(true);
     expect(cfg.http.listen).toMatch(/^0\.0\.0\.0:9464$/);
+    // Every BACKTRACK_ variable the pod sets is an option (a misspelled one would stop the daemon).
+    const variables = new Set(optionRows().map((r) => envVariable(r.option)));
+    const set = c.env.filter((e) => e.name.startsWith('BACKTRACK_') && e.name !== 'BACKTRACK_CONFIG');
+    expect(set.map((e) => e.name)).toContain('BACKTRACK_HTTP_ADVERTISE_URL');
+    for (const e of set) expect(variables.has(e.name), e.name).toBe(true);
+    // A variable the pod uses in another is defined before it (Kubernetes expands only earlier ones).
+    for (const [i, e] of c.env.entries()) for (const [, ref] of (e.value ?? '').matchAll(/\$\((\w+)\)/g)) expect(c.env.findIndex((x) => x.name === ref), `${ref} before ${e.name}`).toBeLessThan(i);
   });
 
   it('carries the alert rules as they are in config/prometheus/alerts.yaml (run node scripts/prometheus-rule.mjs after changing them)', async () => {

@@ -18,7 +18,7 @@ import { loadChain } from '../../../src/binlog/chain.js';
 import { parseDsn } from '../../../src/mysql/dsn.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { pruneSource } from '../../../src/prune/prune.js';
-import { binlogKeys, keys } from '../../../src/repository/layout.js';
+import { binlogKeys, keys, newBackupId } from '../../../src/repository/layout.js';
 import type { WritableRepository } from '../../../src/repository/repository.js';
 import { restoreToPoint } from '../../../src/restore/pitr.js';
 import { openRepository } from '../../../src/runtime/context.js';
@@ -99,9 +99,15 @@ async function neededKeys(): Promise<string[]> {
 
 describe('a week of an immutable repository', () => {
   it('backs up, archives and prunes every day without a failure, a refused deletion, a rewrite, or a needed object unlocked', async () => {
+    let leftover = '';
     for (let day = 0; day < 7; day++) {
       vi.setSystemTime(start + day * DAY);
       await archiveDay(day);
+      // Day 1: what a backup killed part way leaves (objects, no manifest), locked like any object.
+      if (day === 1) {
+        leftover = newBackupId();
+        await repo.backupWriter('main', leftover).put('data.sql.zst', Buffer.from('cut short'));
+      }
       const m = await takeBackup({ cfg: t.cfg, source: t.cfg.sources[0]!, repo, log, actor });
       const r = await pruneSource({ cfg: t.cfg, source: t.cfg.sources[0]!, repo, log, actor, dryRun: false });
       expect(r.locks, 'prune ran the lock pass').toBeDefined();
@@ -118,7 +124,10 @@ describe('a week of an immutable repository', () => {
         expect(until, `day ${day}: ${key} is locked`).toBeGreaterThan(Date.now() + DAY - 60_000);
       }
       // A backup retention dropped but its lock still holds is still there, and said to be locked.
-      const { backups } = await repo.listBackups('main');
+      const { backups, leftovers } = await repo.listBackups('main');
+      // The leftover stays a leftover while locked (the cleanups leave it, failing nothing), and goes once unlocked.
+      if (day >= 1 && day <= 2) expect(leftovers.map((l) => l.id), `day ${day}`).toContain(leftover);
+      if (day >= 4) expect(proxy.versions.has(`${prefix}${keys.backupObject('main', leftover, 'data.sql.zst')}`), `day ${day}: the leftover is gone`).toBe(false);
       for (const what of r.locked ?? []) {
         const id = /^backup (\S+)$/.exec(what.what)?.[1];
         if (id) expect(backups.map((b) => b.id)).toContain(id);

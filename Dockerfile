@@ -6,7 +6,7 @@
 #           -v /etc/backtrack:/etc/backtrack:ro backtrack
 #
 # The runtime stage holds the one-file bundle (dist/backtrack.mjs, no
-# node_modules), the launcher, the shipped config examples and the client
+# node_modules), the status page (dist/status.html), the launcher, the shipped config examples and the client
 # tools. It runs as uid 10001 and writes only to /var/lib/backtrack-work (the
 # binlog spool, scratch servers, temporary files) and /tmp (the credential
 # option files, opened without a name): both are volumes, so the root
@@ -81,7 +81,7 @@ RUN groupadd --system --gid 10001 backtrack \
  && mkdir -p /var/lib/backtrack-work /etc/backtrack \
  && chown backtrack:backtrack /var/lib/backtrack-work
 WORKDIR /app
-COPY --from=build /app/dist/backtrack.mjs /app/dist/watchdog.sh ./dist/
+COPY --from=build /app/dist/backtrack.mjs /app/dist/watchdog.sh /app/dist/status.html ./dist/
 COPY package.json ./
 COPY bin ./bin
 COPY config ./config

@@ -3,7 +3,9 @@
 // command's start; one pre-linked file starts in a fraction of that.
 // dist/ (from tsc) stays the library entry point (src/index.ts) with types.
 import { build } from 'esbuild';
-import { copyFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,3 +24,41 @@ await build({
 });
 // The scratch watchdog is found next to the code that starts it.
 copyFileSync(path.join(root, 'src/scratch/watchdog.sh'), path.join(root, 'dist/watchdog.sh'));
+
+// The status page: one self-contained HTML file (preact, bundled and
+// minified, styles inline; nothing fetched at run time), served by the daemon
+// at /. Its Content-Security-Policy allows exactly these inline script and
+// style blocks (by hash), and requests to the daemon itself.
+const ui = await build({
+  entryPoints: [path.join(root, 'src/ui/app.tsx')],
+  bundle: true,
+  write: false,
+  minify: true,
+  format: 'iife',
+  target: ['chrome110', 'firefox110', 'safari16'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+const script = ui.outputFiles[0].text.replace(/<\/script/gi, '<\\/script');
+const style = readFileSync(path.join(root, 'src/ui/style.css'), 'utf8');
+const hash = (t) => `'sha256-${createHash('sha256').update(t).digest('base64')}'`;
+const csp = `default-src 'none'; script-src ${hash(script)}; style-src ${hash(style)}; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'`;
+const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<title>Backtrack status</title>
+<style>${style}</style>
+</head>
+<body>
+<div id="app"><main><h1>Backtrack</h1><p>Loading the status… (this page needs JavaScript)</p></main></div>
+<script>${script}</script>
+</body>
+</html>
+`;
+writeFileSync(path.join(root, 'dist/status.html'), html);
+if (process.env.BACKTRACK_BUNDLE_REPORT) console.log(`dist/status.html: ${html.length} bytes, ${gzipSync(html).length} gzipped`);

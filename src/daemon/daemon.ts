@@ -18,6 +18,7 @@ import { latestDrillByBackup } from '../repository/drills.js';
 import type { WritableRepository } from '../repository/repository.js';
 import { openRepository, sourceSpec } from '../runtime/context.js';
 import { SourceRuntime } from './source-runtime.js';
+import { sourceStatus } from './status.js';
 import os from 'node:os';
 
 export interface DaemonOptions {
@@ -160,6 +161,16 @@ export class Daemon {
         return { status: 202, body: { job: r.job } };
       },
       job: (id) => this.sources.map((s) => s.jobs.get(id)).find(Boolean),
+      status: async () => ({
+        generatedAt: new Date().toISOString(),
+        daemon: this.self ?? null,
+        sources: await Promise.all(
+          this.o.cfg.sources.map((s, i) => {
+            const rt = this.sources[i];
+            return sourceStatus(this.repo!, s, { leading: rt?.leader.isLeader ?? false, lagSeconds: rt?.lag, streaming: rt?.archiverUp ?? false, next: rt?.nextRuns() ?? { backup: null, drill: null, prune: null } });
+          }),
+        ),
+      }),
       self: () => this.self,
       leading: (source) => find(source)?.leader.isLeader ?? false,
       leaderOf: (source) => this.repo!.currentLeader(source),

@@ -38,7 +38,10 @@ export class SourceRuntime {
   private archiver?: BinlogArchiver | undefined;
   private archiving?: Promise<void> | undefined;
   private heartbeat?: HeartbeatWriter | undefined;
-  private tasks: ScheduledTask[] = [];
+  private tasks: Array<{ kind: JobKind; task: ScheduledTask }> = [];
+  /** The archive lag the archiver last reported (seconds), and whether it streams now. */
+  lag: number | undefined;
+  archiverUp = false;
   private readonly log: Logger;
   private readonly name: string;
 
@@ -78,18 +81,24 @@ export class SourceRuntime {
     for (const job of ['backup', 'drill', 'prune']) this.o.metrics.jobRunning.set({ ...l, job }, 0);
     for (const [kind, expr] of this.schedules()) {
       const task = cron.schedule(expr, () => this.scheduled(kind), { timezone: this.o.cfg.timezone, name: `${this.name}:${kind}` });
-      this.tasks.push(task);
+      this.tasks.push({ kind, task });
     }
     this.leader.start();
   }
 
   /** Stop taking jobs, abort the running one, upload the active binlog segment, release locks. */
   async stop(): Promise<void> {
-    for (const t of this.tasks) await t.stop();
+    for (const t of this.tasks) await t.task.stop();
     this.tasks = [];
     await this.jobs.close();
     await this.stopLeaderWork();
     await this.leader.stop();
+  }
+
+  /** When each scheduled job runs next (null: not scheduled). */
+  nextRuns(): Record<'backup' | 'drill' | 'prune', string | null> {
+    const next = (kind: JobKind) => this.tasks.find((t) => t.kind === kind)?.task.getNextRun()?.toISOString() ?? null;
+    return { backup: next('backup'), drill: next('drill'), prune: next('prune') };
   }
 
   /** Submit a job as the API does. */
@@ -153,10 +162,18 @@ export class SourceRuntime {
         onLag: (s) => {
           m.binlogArchiverUp.set({ source: this.name }, 1);
           m.binlogLag.set({ source: this.name }, s);
+          this.lag = s;
+          this.archiverUp = true;
         },
         onGap: () => m.binlogGapsDetected.inc({ source: this.name }),
-        onError: () => m.binlogArchiverUp.set({ source: this.name }, 0),
-        onStreaming: (on) => m.binlogArchiverUp.set({ source: this.name }, on ? 1 : 0),
+        onError: () => {
+          m.binlogArchiverUp.set({ source: this.name }, 0);
+          this.archiverUp = false;
+        },
+        onStreaming: (on) => {
+          m.binlogArchiverUp.set({ source: this.name }, on ? 1 : 0);
+          this.archiverUp = on;
+        },
       },
     });
     this.archiving = this.archiver.start().catch((err: unknown) => this.log.error({ err: asBacktrackError(err) }, 'binlog archiver stopped'));
@@ -168,6 +185,8 @@ export class SourceRuntime {
     this.archiver = undefined;
     this.archiving = undefined;
     this.o.metrics.binlogArchiverUp.set({ source: this.name }, 0);
+    this.archiverUp = false;
+    this.lag = undefined;
     await this.heartbeat?.stop();
     this.heartbeat = undefined;
   }

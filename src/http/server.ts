@@ -11,6 +11,8 @@
  *   POST /api/v1/sources/:source/backups           trigger a backup: 202 {job}, 409 if one is queued or running
  *   POST /api/v1/sources/:source/drills            trigger a drill:  202 {job}, 409 likewise
  *   GET  /api/v1/jobs/:id                          a job's status
+ *   GET  /api/v1/status                            the status page's document (open when no token is configured)
+ *   GET  /                                         the status page (static; its data needs the token when one is configured)
  *
  * Any daemon answers for any source: a trigger for a source another daemon
  * leads, and a job this one does not know, are forwarded to the leader the
@@ -18,6 +20,7 @@
  * cannot be done the answer is 503 naming the leader.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../observability/logger.js';
@@ -45,6 +48,21 @@ export interface ApiBackend {
   leaderOf(source: string): Promise<LeaderRecord | undefined>;
   /** The source a job id belongs to. */
   jobSource(id: string): string | undefined;
+  /** The status page's document. */
+  status(): Promise<unknown>;
+}
+
+/** The status page: one self-contained HTML file built by scripts/bundle.mjs (no CDN, nothing fetched at run time). */
+function statusPage(): Buffer | undefined {
+  // dist/http/server.js (tsc), the bundle dist/backtrack.mjs, or src/http/server.ts run by the tests: the page is dist/status.html.
+  for (const rel of ['../status.html', './status.html', '../../dist/status.html']) {
+    try {
+      return readFileSync(new URL(rel, import.meta.url));
+    } catch {
+      // try the next location
+    }
+  }
+  return undefined;
 }
 
 /** Header marking a request one daemon forwarded to another (it is never forwarded again). */
@@ -71,6 +89,7 @@ export interface HttpServerOptions {
 
 export class HttpServer {
   private server?: http.Server;
+  private page?: Buffer | undefined;
 
   constructor(private readonly o: HttpServerOptions) {}
 
@@ -143,6 +162,19 @@ export class HttpServer {
     if (p === '/readyz') {
       const r = await b.ready();
       return send(res, r.ready ? 200 : 503, r);
+    }
+    if (p === '/' && req.method === 'GET') {
+      // The page itself holds no data: it is served open, and asks for the token its data needs.
+      this.page ??= statusPage();
+      if (!this.page) return send(res, 404, { error: 'the status page is not built (npm run build)' });
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:", 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
+      res.end(this.page);
+      return;
+    }
+    if (p === '/api/v1/status' && req.method === 'GET') {
+      // Read only: open like /metrics when no token is configured, else the token (protectMetrics or not).
+      if (this.o.tokens.length > 0 && !who) return unauthorized(res);
+      return send(res, 200, await b.status());
     }
     if (!p.startsWith('/api/v1')) return send(res, 404, { error: `no route ${p}` });
     if (this.o.tokens.length === 0) return send(res, 404, { error: 'the API is disabled: set http.tokenFile' });

@@ -154,6 +154,7 @@ describe('Dockerfile', () => {
     const help = spawnSync(path.join(app, 'bin/backtrack'), ['help', 'config'], { encoding: 'utf8', env, cwd: '/' });
     expect(help.status, help.stderr).toBe(0);
     expect(existsSync(path.join(app, 'dist/watchdog.sh')), 'the drills\' watchdog is beside the bundle').toBe(true);
+    expect(existsSync(path.join(app, 'dist/status.html')), 'the status page is beside the bundle').toBe(true);
     expect(existsSync(path.join(app, 'node_modules'))).toBe(false);
   });
 });

@@ -32,6 +32,7 @@ async function standby(leader: LeaderRecord | undefined): Promise<string> {
     leading: () => false,
     leaderOf: async () => leader,
     jobSource: (id) => (id.startsWith('main-') ? 'main' : undefined),
+    status: async () => ({}),
   };
   server = new HttpServer({ listen: '127.0.0.1:0', tokens: [{ name: 'ops', token: 'tok' }], protectMetrics: false, backend, log: silentLogger() });
   return `http://127.0.0.1:${(await server.start()).port}/api/v1`;

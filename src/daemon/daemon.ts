@@ -18,7 +18,10 @@ import { latestDrillByBackup } from '../repository/drills.js';
 import type { WritableRepository } from '../repository/repository.js';
 import { openRepository, sourceSpec } from '../runtime/context.js';
 import { SourceRuntime } from './source-runtime.js';
-import { sourceStatus } from './status.js';
+import { sourceStatus, type StatusDocument } from './status.js';
+
+/** How long one status document serves the status pages. */
+const STATUS_CACHE_MS = 3000;
 import os from 'node:os';
 
 export interface DaemonOptions {
@@ -36,6 +39,7 @@ export class Daemon {
   private refreshTimer?: NodeJS.Timeout;
   private starting?: Promise<{ port: number }>;
   private stopping?: Promise<void>;
+  private statusCache?: { at: number; doc: Promise<StatusDocument> } | undefined;
   /** This daemon as the leader records itself (identity, advertised URL). */
   private self?: { identity: string; url: string };
 
@@ -161,21 +165,32 @@ export class Daemon {
         return { status: 202, body: { job: r.job } };
       },
       job: (id) => this.sources.map((s) => s.jobs.get(id)).find(Boolean),
-      status: async () => ({
-        generatedAt: new Date().toISOString(),
-        daemon: this.self ?? null,
-        sources: await Promise.all(
-          this.o.cfg.sources.map((s, i) => {
-            const rt = this.sources[i];
-            return sourceStatus(this.repo!, s, { leading: rt?.leader.isLeader ?? false, lagSeconds: rt?.lag, streaming: rt?.archiverUp ?? false, next: rt?.nextRuns() ?? { backup: null, drill: null, prune: null } });
-          }),
-        ),
-      }),
+      // One document serves every open page for a few seconds: the page polls every 5 s, per tab.
+      status: () => {
+        if (this.statusCache && Date.now() - this.statusCache.at < STATUS_CACHE_MS) return this.statusCache.doc;
+        const doc = this.buildStatus();
+        this.statusCache = { at: Date.now(), doc };
+        doc.catch(() => (this.statusCache = undefined));
+        return doc;
+      },
       self: () => this.self,
       leading: (source) => find(source)?.leader.isLeader ?? false,
       leaderOf: (source) => this.repo!.currentLeader(source),
       // Job ids start with their source's name (jobs.ts); the longest name that fits.
       jobSource: (id) => this.o.cfg.sources.map((s) => s.name).filter((n) => id.startsWith(`${n}-`)).sort((a, b) => b.length - a.length)[0],
+    };
+  }
+
+  private async buildStatus(): Promise<StatusDocument> {
+    return {
+      generatedAt: new Date().toISOString(),
+      daemon: this.self ?? null,
+      sources: await Promise.all(
+        this.o.cfg.sources.map((s, i) => {
+          const rt = this.sources[i];
+          return sourceStatus(this.repo!, s, { leading: rt?.leader.isLeader ?? false, lagSeconds: rt?.lag, streaming: rt?.archiverUp ?? false, next: rt?.nextRuns() ?? { backup: null, drill: null, prune: null } });
+        }),
+      ),
     };
   }
 

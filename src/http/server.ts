@@ -174,7 +174,12 @@ export class HttpServer {
     if (p === '/api/v1/status' && req.method === 'GET') {
       // Read only: open like /metrics when no token is configured, else the token (protectMetrics or not).
       if (this.o.tokens.length > 0 && !who) return unauthorized(res);
-      return send(res, 200, await b.status());
+      try {
+        return send(res, 200, await b.status());
+      } catch (err) {
+        // The repository or a source does not answer: say so (the page shows it and keeps the last document).
+        return send(res, 503, { error: `cannot build the status: ${(err as Error).message}` });
+      }
     }
     if (!p.startsWith('/api/v1')) return send(res, 404, { error: `no route ${p}` });
     if (this.o.tokens.length === 0) return send(res, 404, { error: 'the API is disabled: set http.tokenFile' });

@@ -27,7 +27,7 @@ function App() {
         setLoad({ kind: 'token', wrong: token !== null });
         return;
       }
-      if (!r.ok) throw new Error(`the daemon answered ${r.status}`);
+      if (!r.ok) throw new Error(((await r.json().catch(() => ({}))) as { error?: string }).error ?? `the daemon answered ${r.status}`);
       setLoad({ kind: 'ok', doc: (await r.json()) as StatusDocument });
     } catch (err) {
       setLoad((prev) => ({ kind: 'error', message: (err as Error).message, doc: prev.kind === 'ok' ? prev.doc : prev.kind === 'error' ? prev.doc : undefined }));

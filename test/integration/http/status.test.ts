@@ -50,6 +50,14 @@ describe('the status page routes', () => {
     expect((await fetch(`${base}/api/v1/sources`)).status).toBe(404);
   });
 
+  it('answer 503 saying why when the status cannot be built', async () => {
+    const failing = { ...backend, status: async () => Promise.reject(new Error('cannot list s3://b/x: connect ECONNREFUSED')) };
+    server = new HttpServer({ listen: '127.0.0.1:0', tokens: [], protectMetrics: false, backend: failing, log: silentLogger() });
+    const r = await fetch(`http://127.0.0.1:${(await server.start()).port}/api/v1/status`);
+    expect(r.status).toBe(503);
+    expect(((await r.json()) as { error: string }).error).toMatch(/cannot build the status: cannot list s3:\/\/b\/x: connect ECONNREFUSED/);
+  });
+
   it('need the token for the data when one is configured', async () => {
     const base = await start([{ name: 'ops', token: 'tok' }]);
     expect((await fetch(`${base}/`)).status).toBe(200);

@@ -53,7 +53,11 @@ describe.skipIf(!CHROMIUM && !required)('the status page', () => {
     const b = await cli(['backup', '--config', t.file, '--json']);
     expect(b.code, b.stderr).toBe(0);
     backups.push(b.json.backup.id);
-    for (let i = 0; i < 5; i++) await work.writeOne(`after ${i}`);
+    // Writes over a few seconds, so the window (backup to newest archived transaction) has a visible length.
+    for (let i = 0; i < 5; i++) {
+      await work.writeOne(`after ${i}`);
+      await new Promise((r) => setTimeout(r, 800));
+    }
     await waitFor(async () => (await cli(['list', '--config', t.file, '--json'])).json?.sources?.[0]?.window !== null, 'a restorable window', 30_000, 300);
     browser = await chromium.launch({ executablePath: CHROMIUM!, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });

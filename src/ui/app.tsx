@@ -110,7 +110,7 @@ function Source({ s, now }: { s: SourceStatus; now: number }) {
         <dd data-testid="proven">{s.provenPoint ? `${utc(s.provenPoint.at)} (point-in-time drill of ${s.provenPoint.backupId}, ${ago(s.provenPoint.drilledAt, now)})` : 'none yet: no passed point-in-time drill'}</dd>
         <dt>Binlog archive</dt>
         <dd data-testid="archive">
-          {!s.archive.enabled ? 'off' : s.archive.streaming ? `streaming, lag ${seconds(s.archive.lagSeconds)}` : s.leading ? 'not streaming' : 'archived by the leader'}
+          {!s.archive.enabled ? 'off' : s.archive.streaming ? `streaming, lag ${seconds(s.archive.lagSeconds)}` : s.leading ? 'not streaming (see the daemon\'s log)' : s.ledBy ? `archived by the leader, ${s.ledBy.identity}` : 'not archived here: this daemon does not lead the source (is the source reachable?)'}
           {s.archive.newestEvent ? `; newest archived transaction ${utc(s.archive.newestEvent)}` : ''}
         </dd>
         <dt>Gaps</dt>

@@ -77,6 +77,7 @@ async function checkObjectLock(cfg: Config, repo: Repository): Promise<CheckResu
     if (!st.objectLock || st.versioning !== 'Enabled') {
       return fail(name, `repository.s3.objectLock asks for ${want.mode} locks of ${want.minRetainDays} day(s), but the bucket has ${bucket}`, 'use a bucket with Object Lock enabled (aws s3api put-object-lock-configuration --bucket B --object-lock-configuration ObjectLockEnabled=Enabled on a versioned bucket), or remove repository.s3.objectLock');
     }
+    if (want.minRetainDays < 2) return warn(name, `${bucket}; but minRetainDays is ${want.minRetainDays}: a kept object's lock can run out between two daily prunes before prune extends it`, 'set repository.s3.objectLock.minRetainDays to 2 or more (14 by default)');
     return ok(name, `${bucket}; Backtrack writes every object in ${want.mode} mode for ${want.minRetainDays} day(s) and extends what retention keeps`);
   }
   if (st.objectLock) {

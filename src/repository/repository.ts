@@ -541,22 +541,25 @@ export class WritableRepository extends Repository {
 
   /**
    * Extend the Object Lock of every object under `prefixes` but those in
-   * `except` to `days` from now, where less than `days - 1` is left (so a
-   * daily pass extends each object every other day). A repository without
-   * Object Lock does nothing.
+   * `except` to minRetainDays from now, where less than minRetainDays less a
+   * day (less half, when minRetainDays is 1) is left: a daily pass extends
+   * each object about every other day. A repository without Object Lock
+   * does nothing.
    */
   async extendLocks(prefixes: string[], except: (key: string) => boolean): Promise<LockPass | undefined> {
     const l = this.store.locks;
     if (!l) return undefined;
     const now = Date.now();
     const until = new Date(now + l.minRetainDays * DAY_MS);
+    // Extend what has less than minRetainDays less a day (half of it, for short locks) left.
+    const slack = Math.min(DAY_MS, (l.minRetainDays * DAY_MS) / 2);
     const pass: LockPass = { checked: 0, extended: 0, until: until.toISOString() };
     for (const prefix of prefixes) {
       for (const o of await this.store.list(prefix)) {
         if (except(o.key)) continue;
         pass.checked++;
         const current = await l.retainUntil(o.key);
-        if (current && current.getTime() >= until.getTime() - DAY_MS) continue;
+        if (current && current.getTime() >= until.getTime() - slack) continue;
         if ((await l.extend(o.key, until)) === 'extended') pass.extended++;
       }
     }

@@ -367,8 +367,8 @@ export class Repository {
    * written, read back and deleted. The one write outside the records.
    */
   async probeWritable(): Promise<void> {
-    // Earlier probes a lock kept (the lock is short) go first.
-    for (const o of await this.store.list('check-probes/')) await this.deleteIfUnlocked(o.key);
+    // Earlier probes a lock kept (the lock is short) go first; a probe of a check running now elsewhere is left alone.
+    for (const o of await this.store.list('check-probes/')) if (Date.now() - o.lastModified.getTime() > 10 * 60_000) await this.deleteIfUnlocked(o.key);
     const key = `check-probes/${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
     const body = Buffer.from('backtrack write probe');
     await this.store.put(key, body, { shortLock: true });

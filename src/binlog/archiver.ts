@@ -410,10 +410,11 @@ export class BinlogArchiver {
   }
 
   /**
-   * Under Object Lock a piece as uploaded has a short lock: its fold, or the
-   * whole file, carries the long one. A piece that stays unfolded for half
-   * of its short lock (a quiet source) is the only copy of its bytes for
-   * longer: it gets the long lock, once.
+   * Under Object Lock a piece has a short lock: the whole file carries the
+   * long one, and a piece that is folded or replaced within hours can be
+   * deleted a day later. A piece that stays in the file's cover for half of
+   * its short lock (a quiet source, a long-lived file) is the only copy of
+   * its bytes for longer: it gets the long lock, once.
    */
   private async keepPiecesLocked(f: Followed): Promise<void> {
     const lock = this.o.repo.objectLock;
@@ -421,7 +422,7 @@ export class BinlogArchiver {
     const due = Date.now() - (SHORT_LOCK_DAYS * 86_400_000) / 2;
     for (const p of f.pieces) {
       const key = segmentKey(p);
-      if (p.level || this.fullyLocked.has(key) || Date.parse(p.archivedAt) > due) continue;
+      if (this.fullyLocked.has(key) || Date.parse(p.archivedAt) > due) continue;
       await this.o.repo.lockSegmentFully(p);
       this.fullyLocked.add(key);
     }
@@ -454,8 +455,8 @@ export class BinlogArchiver {
   /** Upload a byte range of a spool file, then its sidecar (a sidecar always has its object). */
   private async putSegment(s: Session, f: Followed, kind: 'file' | 'piece', start: number, end: number, st: RangeStats, closed: boolean, level: number | undefined): Promise<Sidecar> {
     const name = binlogKeys.segmentName(kind, f.name, start, end, objectSuffix(!!this.o.cfg.repository.encryption));
-    // A piece as uploaded is short-lived (folded soon, or replaced by the whole file): a short lock.
-    const stored = await this.uploadRange(s, f.name, kind, start, end, name, kind === 'piece' && !level);
+    // A piece is short-lived (folded, then replaced by the whole file): a short lock; one that stays gets the long lock (keepPiecesLocked).
+    const stored = await this.uploadRange(s, f.name, kind, start, end, name, kind === 'piece');
     const sidecar = this.sidecar(s, f, kind, start, end, st, name, stored, closed);
     if (level !== undefined && kind === 'piece') sidecar.level = level;
     if (start === 0 && f.parser.facts.startGtids) sidecar.startGtids = f.parser.facts.startGtids.toString();

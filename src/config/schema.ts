@@ -177,7 +177,7 @@ const S3Schema = z
     objectLock: z
       .object({
         mode: z.enum(['GOVERNANCE', 'COMPLIANCE']).default('GOVERNANCE').describe('Object Lock mode of what Backtrack writes. COMPLIANCE: nobody, not even the account root, can delete a locked version before its date; GOVERNANCE: only a principal with s3:BypassGovernanceRetention can.'),
-        minRetainDays: z.number().int().min(1).max(36500).default(14).describe('Days every object is locked for when written; prune extends the locks of what retention still keeps (kept backups, the binlog they and the recovery window need) to this many days from the day it runs. Binlog pieces as uploaded get 1 day: the folded piece or the whole file carries the long lock.'),
+        minRetainDays: z.number().int().min(1).max(36500).default(14).describe('Days every object is locked for when written; prune extends the locks of what retention still keeps (kept backups, the binlog they and the recovery window need) to this many days from the day it runs. Binlog pieces get 1 day: the whole file carries the long lock; a piece still needed after 12 hours gets the long lock from the archiver; prune deletes the pieces a whole file or a fold covers once their lock has run out.'),
       })
       .strict()
       .optional()

@@ -6,14 +6,15 @@
  * Every deletion is an audit event.
  */
 import type { Config, SourceConfig } from '../config/schema.js';
-import { loadChain } from '../binlog/chain.js';
+import { loadChain, type Timeline } from '../binlog/chain.js';
 import { ObjectLockedError } from '../errors.js';
 import { acquireLock } from '../mysql/lock.js';
 import type { Logger } from '../observability/logger.js';
 import type { Actor } from '../repository/audit.js';
 import { latestDrillByBackup } from '../repository/drills.js';
 import { binlogKeys, keys as layoutKeys } from '../repository/layout.js';
-import type { LockPass, Repository, WritableRepository } from '../repository/repository.js';
+import { segmentKey, type LockPass, type Repository, type WritableRepository } from '../repository/repository.js';
+import type { Sidecar } from '../repository/sidecar.js';
 import { sourceSpec } from '../runtime/context.js';
 import { decideRetention, type RetentionDecision } from './retention.js';
 
@@ -113,7 +114,13 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
         log.info({ backupId: u.id, kind: u.kind }, `deleted ${u.kind} backup`);
       }
     }
-    // 6. Object Lock: what retention keeps stays locked minRetainDays ahead
+    // 6. Pieces the whole file or a fold already covers (under Object Lock they
+    // outlive their replacement until their short lock runs out): delete the
+    // ones no longer locked. Only pieces with a sidecar inside a covering
+    // segment: an object without a sidecar may be an upload in flight.
+    const swept = await sweepCoveredPieces(repo, o.source.name, timelines);
+    if (swept) log.info({ pieces: swept }, 'deleted binlog pieces a whole file or a fold covers');
+    // 7. Object Lock: what retention keeps stays locked minRetainDays ahead
     // (kept, orphaned and damaged backups; the binlog but the files going and
     // the pieces the whole file or a fold already covers, whose short lock runs out).
     const going = new Set([...decision.removeBinlogs.map((b) => binlogKeys.fileObjectsPrefix(o.source.name, b.timeline, b.file)), ...decision.removeTimelines.map((t) => binlogKeys.timelinePrefix(o.source.name, t.timeline))]);
@@ -125,10 +132,24 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
     });
     if (locks) log.info({ checked: locks.checked, extended: locks.extended, until: locks.until, stillLocked: locked.length }, 'Object Lock extended for what retention keeps');
     log.info({ deleted, kept: decision.keep.length }, 'retention applied');
-    return { decision, dryRun: false, deletedObjects: deleted + leftovers.length, leftovers, unusable, ...(locks ? { locked, locks } : {}) };
+    return { decision, dryRun: false, deletedObjects: deleted + leftovers.length + swept * 2, leftovers, unusable, ...(locks ? { locked, locks } : {}) };
   } finally {
     await lock?.release();
   }
+}
+
+/** Delete piece segments (sidecar, then object) that lie inside a segment of their file's cover; returns how many went. */
+async function sweepCoveredPieces(repo: WritableRepository, source: string, timelines: Timeline[]): Promise<number> {
+  const cover = new Map<string, Sidecar[]>();
+  for (const tl of timelines) for (const f of tl.files) cover.set(`${tl.id}/${f.file}`, f.segments);
+  const inCover = new Set([...cover.values()].flat().map((sg) => segmentKey(sg)));
+  let swept = 0;
+  for (const s of (await repo.listBinlogRecords(source)).sidecars) {
+    if (s.kind !== 'piece' || inCover.has(segmentKey(s))) continue;
+    const covering = (cover.get(`${s.timeline}/${s.file}`) ?? []).some((c) => c.kind === 'file' || (c.start <= s.start && c.end >= s.end));
+    if (covering && (await repo.deleteSegment(s))) swept++;
+  }
+  return swept;
 }
 
 async function audit(o: PruneOptions, action: string, params: Record<string, unknown>): Promise<void> {

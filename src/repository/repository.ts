@@ -469,8 +469,8 @@ export class WritableRepository extends Repository {
 
   /** Store a segment's sidecar (after its object: a sidecar always has its object). */
   async putSidecar(s: Sidecar): Promise<void> {
-    // A piece as uploaded is short-lived, like its object: a short lock.
-    await putJson(this.store, binlogKeys.sidecar(s), SidecarSchema.parse(s), s.kind === 'piece' && !s.level ? { shortLock: true } : {});
+    // A piece is short-lived, like its object: a short lock.
+    await putJson(this.store, binlogKeys.sidecar(s), SidecarSchema.parse(s), s.kind === 'piece' ? { shortLock: true } : {});
   }
 
   /**

@@ -138,15 +138,20 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
   }
 }
 
-/** Delete piece segments (sidecar, then object) that lie inside a segment of their file's cover; returns how many went. */
+/** How old a covering segment must be before prune deletes the pieces it covers. */
+const SETTLED_MS = 10 * 60_000;
+
+/** Delete piece segments (sidecar, then object) that lie inside a settled segment of their file's cover; returns how many went. */
 async function sweepCoveredPieces(repo: WritableRepository, source: string, timelines: Timeline[]): Promise<number> {
   const cover = new Map<string, Sidecar[]>();
   for (const tl of timelines) for (const f of tl.files) cover.set(`${tl.id}/${f.file}`, f.segments);
   const inCover = new Set([...cover.values()].flat().map((sg) => segmentKey(sg)));
   let swept = 0;
+  const now = Date.now();
   for (const s of (await repo.listBinlogRecords(source)).sidecars) {
     if (s.kind !== 'piece' || inCover.has(segmentKey(s))) continue;
-    const covering = (cover.get(`${s.timeline}/${s.file}`) ?? []).some((c) => c.kind === 'file' || (c.start <= s.start && c.end >= s.end));
+    // The covering segment must be settled: the archiver reads a fold back and checks it before it deletes the pieces itself.
+    const covering = (cover.get(`${s.timeline}/${s.file}`) ?? []).some((c) => (c.kind === 'file' || (c.start <= s.start && c.end >= s.end)) && now - Date.parse(c.archivedAt) > SETTLED_MS);
     if (covering && (await repo.deleteSegment(s))) swept++;
   }
   return swept;

@@ -154,6 +154,10 @@ describe('deploy/kubernetes', () => {
     expect(c.livenessProbe.exec.command.slice(-2)).toEqual(['health', '--live']);
     expect(c.readinessProbe.exec.command.slice(-1)).toEqual(['health']);
     expect(c.resources.limits.memory).toBeDefined();
+    // Disk-backed emptyDirs count toward ephemeral-storage: the limit must hold them, or a drill gets the pod evicted.
+    const gib = (q: string) => Number(/^(\d+(?:\.\d+)?)(Gi|Mi)$/.exec(q)![1]) / (q.endsWith('Mi') ? 1024 : 1);
+    const onDisk = pod.volumes.filter((v) => v.emptyDir && (v.emptyDir as { medium?: string }).medium !== 'Memory').map((v) => gib((v.emptyDir as { sizeLimit: string }).sizeLimit));
+    expect(gib(c.resources.limits['ephemeral-storage']!)).toBeGreaterThanOrEqual(onDisk.reduce((a, b) => a + b, 0));
     expect(deployment.spec.replicas).toBe(2);
     expect(deployment.spec.template.metadata.labels).toMatchObject(deployment.spec.selector.matchLabels);
     // The PDB and the Service select the pods.

@@ -19,7 +19,7 @@
  * repository names (its advertised URL, with the caller's token); when that
  * cannot be done the answer is 503 naming the leader.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -67,6 +67,40 @@ function statusPage(): Buffer | undefined {
 
 /** Header marking a request one daemon forwarded to another (it is never forwarded again). */
 const FORWARDED = 'x-backtrack-forwarded-by';
+/**
+ * The proof a forwarded request carries instead of the caller's token: an
+ * HMAC with the caller's token (both daemons hold the token file) over the
+ * method, path, time and actor. The token itself never leaves the daemon it
+ * was given to, so a leader record planted in the repository cannot collect
+ * tokens.
+ */
+const FORWARD_PROOF = 'x-backtrack-forward-proof';
+const FORWARD_PROOF_MAX_AGE_MS = 60_000;
+
+function forwardSignature(token: string, method: string, path: string, at: number, actor: string): string {
+  return createHmac('sha256', token).update(`${method}\n${path}\n${at}\n${actor}`).digest('hex');
+}
+
+/** The proof header for a request forwarded on behalf of `actor` (whose token is `token`). */
+export function forwardProof(token: string, method: string, path: string, actor: string, at = Date.now()): string {
+  return `v1 at=${at} actor=${encodeURIComponent(actor)} sig=${forwardSignature(token, method, path, at, actor)}`;
+}
+
+/** The actor a forwarded request's proof names, when the proof is good and fresh. */
+export function verifyForwardProof(header: string | undefined, tokens: ApiToken[], method: string, path: string, now = Date.now()): string | undefined {
+  const m = /^v1 at=(\d+) actor=(\S+) sig=([0-9a-f]{64})$/.exec(header ?? '');
+  if (!m) return undefined;
+  const at = Number(m[1]);
+  if (Math.abs(now - at) > FORWARD_PROOF_MAX_AGE_MS) return undefined;
+  const actor = decodeURIComponent(m[2] as string);
+  const presented = Buffer.from(m[3] as string, 'hex');
+  let found: string | undefined;
+  for (const t of tokens) {
+    if (t.name !== actor) continue;
+    if (timingSafeEqual(presented, Buffer.from(forwardSignature(t.token, method, path, at, actor), 'hex'))) found ??= t.name;
+  }
+  return found;
+}
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -125,7 +159,7 @@ export class HttpServer {
    * the leader when there is none, it is this daemon, the request was
    * forwarded already, or the leader does not answer.
    */
-  private async toLeader(req: http.IncomingMessage, res: http.ServerResponse, source: string, path: string): Promise<void> {
+  private async toLeader(req: http.IncomingMessage, res: http.ServerResponse, source: string, path: string, actor: string): Promise<void> {
     const b = this.o.backend;
     const self = b.self();
     const leader = await b.leaderOf(source).catch(() => undefined);
@@ -133,10 +167,15 @@ export class HttpServer {
     if (!leader || leader.identity === self?.identity) return refuse('no other daemon is recorded as its leader yet; try again in a moment (a standby takes over within daemon.leaderRetry)');
     if (req.headers[FORWARDED]) return refuse(`it was forwarded here by ${String(req.headers[FORWARDED])}, and is not forwarded twice`);
     try {
+      // Not the caller's token: a proof made with it (see FORWARD_PROOF).
+      const token = this.o.tokens.find((t) => t.name === actor)?.token;
+      if (!token) return refuse('the caller is not known here');
+      const method = req.method ?? 'GET';
       const r = await fetch(`${leader.url}${path}`, {
-        method: req.method ?? 'GET',
-        headers: { ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}), [FORWARDED]: self?.identity ?? 'unknown' },
+        method,
+        headers: { [FORWARD_PROOF]: forwardProof(token, method, path, actor), [FORWARDED]: self?.identity ?? 'unknown' },
         signal: AbortSignal.timeout(10_000),
+        redirect: 'error',
       });
       const text = await r.text();
       res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json', 'x-backtrack-forwarded-to': leader.identity });
@@ -151,7 +190,8 @@ export class HttpServer {
     const p = url.pathname.replace(/\/+$/, '') || '/';
     const b = this.o.backend;
     const open = p === '/metrics' || p === '/healthz' || p === '/readyz';
-    const who = authenticate(req.headers.authorization, this.o.tokens);
+    const forwardedProof = req.headers[FORWARD_PROOF];
+    const who = authenticate(req.headers.authorization, this.o.tokens) ?? (typeof forwardedProof === 'string' && req.headers[FORWARDED] ? verifyForwardProof(forwardedProof, this.o.tokens, req.method ?? 'GET', p) : undefined);
     if (open && this.o.protectMetrics && !who) return unauthorized(res);
     if (p === '/metrics' && req.method === 'GET') {
       res.writeHead(200, { 'content-type': b.registry.contentType });
@@ -194,7 +234,7 @@ export class HttpServer {
       if (req.method === 'GET' && what === 'drills') return send(res, 200, await b.drills(source));
       if (req.method === 'GET' && what === 'window') return send(res, 200, await b.window(source));
       if (req.method === 'POST' && (what === 'backups' || what === 'drills')) {
-        if (!b.leading(source)) return this.toLeader(req, res, source, p);
+        if (!b.leading(source)) return this.toLeader(req, res, source, p, who);
         const r = b.trigger(source, what === 'backups' ? 'backup' : 'drill', who);
         return send(res, r.status, r.body);
       }
@@ -203,7 +243,7 @@ export class HttpServer {
       const j = b.job(parts[1] as string);
       if (j) return send(res, 200, j);
       const source = b.jobSource(parts[1] as string);
-      if (source && !b.leading(source) && !req.headers[FORWARDED]) return this.toLeader(req, res, source, p);
+      if (source && !b.leading(source) && !req.headers[FORWARDED]) return this.toLeader(req, res, source, p, who);
       return send(res, 404, { error: `no job ${parts[1]}${source ? `: the daemon that ran it may have restarted since; its outcome is in the audit trail (backtrack audit)` : ''}` });
     }
     return send(res, 404, { error: `no route ${req.method} ${p}` });

@@ -340,7 +340,8 @@ export class Repository {
     const newest = (await this.store.list(keys.leaderPrefix(source))).filter((o) => o.key.endsWith('.json')).sort((a, b) => (a.key < b.key ? -1 : 1)).pop();
     if (!newest) return undefined;
     const r = (await getJson(this.store, newest.key).catch(() => undefined)) as Partial<LeaderRecord> | undefined;
-    return r && typeof r.identity === 'string' && typeof r.url === 'string' && typeof r.since === 'string' ? { identity: r.identity, url: r.url, since: r.since } : undefined;
+    // Only an http(s) URL is a daemon's address; anything else is not followed.
+    return r && typeof r.identity === 'string' && typeof r.url === 'string' && /^https?:\/\/[^\s/]+$/.test(r.url) && typeof r.since === 'string' ? { identity: r.identity, url: r.url, since: r.since } : undefined;
   }
 
   // ---- housekeeping --------------------------------------------------

@@ -5,7 +5,9 @@
  */
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpServer, type ApiBackend } from '../../../src/http/server.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HttpServer, verifyForwardProof, type ApiBackend } from '../../../src/http/server.js';
 import type { LeaderRecord } from '../../../src/repository/repository.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 
@@ -53,6 +55,30 @@ describe('the API on a daemon that does not lead the source', () => {
     expect(r.json.error).toMatch(/this daemon \(standby:2\) does not lead main: its leader leader-pod:1 at http:\/\/127\.0\.0\.1:1 did not answer/);
     const job = await fetch(`${base}/jobs/main-backup-abc-1234`, { headers: { authorization: 'Bearer tok' } });
     expect(job.status).toBe(503);
+  });
+
+  it('forwards to the recorded leader without the caller\'s token: a proof made with it instead', async () => {
+    // A "leader" that records what reaches it (as a planted leader record would).
+    const seen: http.IncomingHttpHeaders[] = [];
+    const fake = http.createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(202, { 'content-type': 'application/json' }).end('{"job":{"id":"main-backup-x"}}');
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+      const base = await standby({ identity: 'leader-pod:1', url, since: '2026-11-26T06:00:00.000Z' });
+      const r = await fetch(`${base}/sources/main/backups`, { method: 'POST', headers: { authorization: 'Bearer tok' } });
+      expect(r.status).toBe(202);
+      expect(r.headers.get('x-backtrack-forwarded-to')).toBe('leader-pod:1');
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.authorization).toBeUndefined();
+      expect(JSON.stringify(seen[0])).not.toContain('tok"');
+      expect(seen[0]!['x-backtrack-forwarded-by']).toBe('standby:2');
+      expect(verifyForwardProof(seen[0]!['x-backtrack-forward-proof'] as string, [{ name: 'ops', token: 'tok' }], 'POST', '/api/v1/sources/main/backups')).toBe('ops');
+    } finally {
+      fake.close();
+    }
   });
 
   it('answers 503 when no leader is recorded, or the record names this daemon', async () => {

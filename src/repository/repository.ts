@@ -106,9 +106,32 @@ export interface LockPass {
 
 const DAY_MS = 86_400_000;
 
+/** How many parsed records a repository keeps (RecordCache). */
+const MAX_CACHED_RECORDS = 50_000;
+
+/**
+ * Parsed records (sidecars, manifests, drill reports) by key, size and time.
+ * They are written once and never changed, so a long-lived repository (the
+ * daemon's, whose status page and metrics list the whole archive every few
+ * seconds) reads each one once instead of at every listing.
+ */
+class RecordCache {
+  private readonly map = new Map<string, { size: number; mtime: number; value: unknown }>();
+
+  async get(o: ObjectInfo, read: () => Promise<unknown>): Promise<unknown> {
+    const hit = this.map.get(o.key);
+    if (hit && hit.size === o.size && hit.mtime === o.lastModified.getTime()) return hit.value;
+    const value = await read();
+    if (this.map.size >= MAX_CACHED_RECORDS) this.map.delete(this.map.keys().next().value as string);
+    this.map.set(o.key, { size: o.size, mtime: o.lastModified.getTime(), value });
+    return value;
+  }
+}
+
 /** The read role. */
 export class Repository {
   readonly role: RepositoryRole = 'read';
+  private readonly records = new RecordCache();
 
   constructor(protected readonly store: ObjectStore) {}
 
@@ -175,7 +198,7 @@ export class Repository {
         continue;
       }
       try {
-        out.backups.push({ id, manifest: await this.readManifest(source, id) });
+        out.backups.push({ id, manifest: await this.readManifest(source, id, objs.find((o) => o.key.endsWith(`/${MANIFEST_NAME}`))) });
       } catch (err) {
         if (!(err instanceof DamagedBackupError)) throw err;
         out.damaged.push({ id, reason: err.message, keys: objs.map((o) => o.key) });
@@ -196,13 +219,14 @@ export class Repository {
    * manifest's shape, or about another backup is DamagedBackupError (exit 3);
    * a missing one NotFoundError; a failing repository StorageError.
    */
-  async readManifest(source: string, id: string): Promise<Manifest> {
+  async readManifest(source: string, id: string, listed?: ObjectInfo): Promise<Manifest> {
     if (!BACKUP_ID.test(id)) throw new NotFoundError(`"${id}" is not a backup id (they look like 20261125T030000Z-ab12); see backtrack list`);
     const key = keys.manifest(source, id);
     const damaged = (why: string) => new DamagedBackupError(`backup ${id} of source ${source} is damaged: its manifest ${key} ${why}; Backtrack cannot use it (its objects are kept: see "restore by hand" in README, or remove it with backtrack prune --orphans)`, { backupId: id, key });
     let raw: unknown;
     try {
-      raw = JSON.parse((await getBytes(this.store, key)).toString('utf8'));
+      const read = async () => JSON.parse((await getBytes(this.store, key)).toString('utf8')) as unknown;
+      raw = listed ? await this.records.get(listed, read) : await read();
     } catch (err) {
       if (err instanceof NotFoundError) {
         throw new NotFoundError(`backup ${id} of source ${source} does not exist in ${this.location} (no committed manifest); see backtrack list`, { backupId: id });
@@ -274,7 +298,7 @@ export class Repository {
         out.objects.set(o.key.slice(prefix.length), o.size);
         continue;
       }
-      const raw = await getJson(this.store, o.key).catch((err: unknown) => {
+      const raw = await this.records.get(o, () => getJson(this.store, o.key)).catch((err: unknown) => {
         if (err instanceof NotFoundError || err instanceof SyntaxError) return undefined;
         throw err;
       });
@@ -327,7 +351,7 @@ export class Repository {
     const out: DrillReport[] = [];
     for (const o of await this.store.list(keys.drillsPrefix(source))) {
       if (!o.key.endsWith('.json')) continue;
-      const parsed = DrillReportSchema.safeParse(await getJson(this.store, o.key).catch(() => undefined));
+      const parsed = DrillReportSchema.safeParse(await this.records.get(o, () => getJson(this.store, o.key)).catch(() => undefined));
       if (parsed.success) out.push(parsed.data);
     }
     return out.sort((a, b) => (a.finishedAt < b.finishedAt ? -1 : 1));

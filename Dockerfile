@@ -91,7 +91,10 @@ USER 10001:10001
 VOLUME ["/var/lib/backtrack-work", "/tmp"]
 EXPOSE 9464
 # backtrack health reads the configuration: it follows http.listen, and sends the
-# token when http.protectMetrics guards the health endpoints.
-HEALTHCHECK --interval=30s --timeout=10s --start-period=60s CMD ["/app/bin/backtrack", "health"]
+# token when http.protectMetrics guards the health endpoints. --live asks whether
+# the daemon itself is alive (/healthz), not whether its source and repository
+# answer (/readyz): an orchestrator that restarts unhealthy containers must not
+# restart the daemon in a loop while a source is down (the alerts say that).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s CMD ["/app/bin/backtrack", "health", "--live"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/app/bin/backtrack"]
 CMD ["daemon"]

@@ -113,7 +113,7 @@ describe('Dockerfile', () => {
     expect(user).toMatch(/^[1-9]\d*(:\d+)?$/);
     for (const k of ['ENTRYPOINT', 'CMD']) expect(content(kw(runtime, k)[0]!), k).toMatch(/^\[.*\]$/);
     const hc = content(kw(runtime, 'HEALTHCHECK')[0]!);
-    expect(hc).toMatch(/CMD \[.*"health"\]$/);
+    expect(hc).toMatch(/CMD \[.*"health", "--live"\]$/);
     expect(content(kw(runtime, 'ENTRYPOINT')[0]!)).toContain('tini');
   });
 

@@ -3,6 +3,9 @@
  * only on a TTY and never under --json. Everything else gets nothing here
  * (the logs say when work starts and ends).
  */
+import { formatBytes } from './units.js';
+
+export { formatBytes };
 
 /** Receives the running byte count of a long job. */
 export interface Progress {
@@ -16,18 +19,6 @@ export interface Progress {
 
 /** A progress sink that shows nothing. */
 export const noProgress: Progress = { update() {}, setTotal() {}, setDetail() {}, done() {} };
-
-/** Human-readable bytes (binary units). */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
-}
 
 function formatEta(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';

@@ -1,4 +1,5 @@
-/** Times and sizes as the status page prints them (UTC, to the second; "3 min ago"). */
+/** Times and sizes as the status page prints them (UTC, to the second; "3 min ago"; sizes as the CLI prints them). */
+export { formatBytes as bytes } from '../pipeline/units.js';
 
 export function utc(iso: string | null | undefined): string {
   if (!iso) return '—';
@@ -12,17 +13,6 @@ export function ago(iso: string | null | undefined, now: number): string {
   const abs = Math.abs(s);
   const text = abs < 90 ? `${abs} s` : abs < 5400 ? `${Math.round(abs / 60)} min` : abs < 172800 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} d`;
   return s >= 0 ? `${text} ago` : `in ${text}`;
-}
-
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
 }
 
 export function seconds(s: number | null | undefined): string {

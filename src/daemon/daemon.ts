@@ -6,6 +6,7 @@
  * active binlog segments, releases locks and scratch servers, and closes
  * the HTTP server.
  */
+import os from 'node:os';
 import type { Config } from '../config/schema.js';
 import { readApiTokens } from '../config/secrets.js';
 import { asBacktrackError } from '../errors.js';
@@ -22,7 +23,6 @@ import { sourceStatus, type StatusDocument } from './status.js';
 
 /** How long one status document serves the status pages. */
 const STATUS_CACHE_MS = 3000;
-import os from 'node:os';
 
 export interface DaemonOptions {
   cfg: Config;

@@ -39,7 +39,7 @@ export class SourceRuntime {
   private archiving?: Promise<void> | undefined;
   private heartbeat?: HeartbeatWriter | undefined;
   private tasks: Array<{ kind: JobKind; task: ScheduledTask }> = [];
-  /** The archive lag the archiver last reported (seconds), and whether it streams now. */
+  /** The archive lag the archiver last reported (seconds), and whether it streams now (as the metrics say: setArchiving). */
   lag: number | undefined;
   archiverUp = false;
   private readonly log: Logger;
@@ -154,29 +154,30 @@ export class SourceRuntime {
       onLockHeld: 'wait',
       events: {
         onSegment: (seg) => {
-          m.binlogArchiverUp.set({ source: this.name }, 1);
+          this.setArchiving(true);
           m.binlogSegments.inc({ source: this.name });
           // The window itself is the daemon's refresh's to compute (it needs a backup to start).
           if (seg.lastTransaction) m.binlogLastEvent.set({ source: this.name }, seg.lastTransaction.timestamp);
         },
         onLag: (s) => {
-          m.binlogArchiverUp.set({ source: this.name }, 1);
-          m.binlogLag.set({ source: this.name }, s);
-          this.lag = s;
-          this.archiverUp = true;
+          this.setArchiving(true, s);
         },
         onGap: () => m.binlogGapsDetected.inc({ source: this.name }),
-        onError: () => {
-          m.binlogArchiverUp.set({ source: this.name }, 0);
-          this.archiverUp = false;
-        },
-        onStreaming: (on) => {
-          m.binlogArchiverUp.set({ source: this.name }, on ? 1 : 0);
-          this.archiverUp = on;
-        },
+        onError: () => this.setArchiving(false),
+        onStreaming: (on) => this.setArchiving(on),
       },
     });
     this.archiving = this.archiver.start().catch((err: unknown) => this.log.error({ err: asBacktrackError(err) }, 'binlog archiver stopped'));
+  }
+
+  /** Whether the archiver streams (and its lag): the metrics and the status page from one place. */
+  private setArchiving(up: boolean, lag?: number): void {
+    this.archiverUp = up;
+    this.o.metrics.binlogArchiverUp.set({ source: this.name }, up ? 1 : 0);
+    if (lag !== undefined) {
+      this.lag = lag;
+      this.o.metrics.binlogLag.set({ source: this.name }, lag);
+    }
   }
 
   private async stopLeaderWork(): Promise<void> {
@@ -184,8 +185,7 @@ export class SourceRuntime {
     await this.archiving;
     this.archiver = undefined;
     this.archiving = undefined;
-    this.o.metrics.binlogArchiverUp.set({ source: this.name }, 0);
-    this.archiverUp = false;
+    this.setArchiving(false);
     this.lag = undefined;
     await this.heartbeat?.stop();
     this.heartbeat = undefined;

@@ -16,8 +16,9 @@
  *
  * Any daemon answers for any source: a trigger for a source another daemon
  * leads, and a job this one does not know, are forwarded to the leader the
- * repository names (its advertised URL, with the caller's token); when that
- * cannot be done the answer is 503 naming the leader.
+ * repository names (its advertised URL, with a proof made with the caller's
+ * token, never the token: FORWARD_PROOF); when that cannot be done the
+ * answer is 503 naming the leader.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';

@@ -123,11 +123,11 @@ export async function pruneSource(o: PruneOptions): Promise<PruneResult> {
     // 7. Object Lock: what retention keeps stays locked minRetainDays ahead
     // (kept, orphaned and damaged backups; the binlog but the files going and
     // the pieces the whole file or a fold already covers, whose short lock runs out).
-    const going = new Set([...decision.removeBinlogs.map((b) => binlogKeys.fileObjectsPrefix(o.source.name, b.timeline, b.file)), ...decision.removeTimelines.map((t) => binlogKeys.timelinePrefix(o.source.name, t.timeline))]);
+    const going = [...decision.removeBinlogs.map((b) => binlogKeys.fileObjectsPrefix(o.source.name, b.timeline, b.file)), ...decision.removeTimelines.map((t) => binlogKeys.timelinePrefix(o.source.name, t.timeline))];
     const covered = new Set(timelines.flatMap((tl) => tl.files.flatMap((f) => f.segments.flatMap((sg) => [binlogKeys.segmentObject(sg), binlogKeys.sidecar(sg)]))));
     const keptBackups = [...decision.keep.map((k) => k.id), ...unusable.filter((u) => !u.deleted).map((u) => u.id)];
     const locks = await repo.extendLocks([...keptBackups.map((id) => layoutKeys.backupPrefix(o.source.name, id)), binlogKeys.prefix(o.source.name)], (key) => {
-      if ([...going].some((g) => key.startsWith(g))) return true;
+      if (going.some((g) => key.startsWith(g))) return true;
       return key.includes('.partial/') && !covered.has(key);
     });
     if (locks) log.info({ checked: locks.checked, extended: locks.extended, until: locks.until, stillLocked: locked.length }, 'Object Lock extended for what retention keeps');

@@ -583,9 +583,7 @@ export class WritableRepository extends Repository {
       for (const o of await this.store.list(prefix)) {
         if (except(o.key)) continue;
         pass.checked++;
-        const current = await l.retainUntil(o.key);
-        if (current && current.getTime() >= until.getTime() - slack) continue;
-        if ((await l.extend(o.key, until)) === 'extended') pass.extended++;
+        if ((await l.extend(o.key, until, new Date(until.getTime() - slack))) === 'extended') pass.extended++;
       }
     }
     return pass;

@@ -80,7 +80,7 @@ export class RetryStore implements ObjectStore {
       mode: l.mode,
       minRetainDays: l.minRetainDays,
       retainUntil: (key) => this.run('retainUntil', key, () => l.retainUntil(key)),
-      extend: (key, until) => this.run('extend', key, () => l.extend(key, until)),
+      extend: (key, until, ifBefore) => this.run('extend', key, () => l.extend(key, until, ifBefore)),
     };
   }
 

@@ -385,9 +385,9 @@ class S3Locks implements ObjectLocks {
     return (await this.store.headVersion(key))?.retainUntil;
   }
 
-  async extend(key: string, until: Date): Promise<'extended' | 'unchanged'> {
+  async extend(key: string, until: Date, ifBefore: Date = until): Promise<'extended' | 'unchanged'> {
     const h = await this.store.headVersion(key);
-    if (!h || (h.retainUntil && h.retainUntil.getTime() >= until.getTime())) return 'unchanged';
+    if (!h || (h.retainUntil && h.retainUntil.getTime() >= Math.min(ifBefore.getTime(), until.getTime()))) return 'unchanged';
     await this.store.setRetention(key, h.versionId, this.mode, until);
     return 'extended';
   }

@@ -60,8 +60,11 @@ export interface ObjectLocks {
   readonly minRetainDays: number;
   /** The retain-until date of the version reads see, or undefined when it has none (or there is no object). */
   retainUntil(key: string): Promise<Date | undefined>;
-  /** Keep that version locked until at least `until`; never shortens a lock. */
-  extend(key: string, until: Date): Promise<'extended' | 'unchanged'>;
+  /**
+   * Lock that version until `until` when its lock runs out before `ifBefore`
+   * (default `until`: whenever it is shorter); never shortens a lock.
+   */
+  extend(key: string, until: Date, ifBefore?: Date): Promise<'extended' | 'unchanged'>;
 }
 
 export interface BucketLockStatus {

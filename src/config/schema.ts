@@ -231,7 +231,8 @@ const HttpSchema = z
       .describe('Address the daemon\'s HTTP server listens on.'),
     tokenFile: localPath().optional().describe('File holding the bearer token for /api/v1. Unset: the API is disabled.'),
     advertiseUrl: z
-      .url({ protocol: /^https?$/, message: 'advertiseUrl is an http:// or https:// URL, e.g. http://10.0.0.7:9464' })
+      // A host name or an address: an unexpanded $(POD_IP) (a Kubernetes variable used before it is defined) is refused here, not met at the first forwarded request.
+      .url({ protocol: /^https?$/, hostname: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)$/, message: 'advertiseUrl is an http:// or https:// URL with a host name or address, e.g. http://10.0.0.7:9464 (an unexpanded $(VAR) is not one)' })
       .optional()
       .describe('The URL other daemons reach this one\'s HTTP server at (on Kubernetes: http://$(POD_IP):9464). A leader records it in the repository; a daemon asked for a source it does not lead forwards the request there. Default: http://<host name>:<port>, or the listen address when it is not 0.0.0.0.'),
     protectMetrics: z.boolean().default(false).describe('Require the token for /metrics, /healthz and /readyz too.'),

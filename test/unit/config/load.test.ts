@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig, resolveConfigPath, selectSource } from '../../../src/config/load.js';
 import { optionRows } from '../../../src/config/reference.js';
+import { openBackend } from '../../../src/storage/open.js';
 import { ConfigError } from '../../../src/errors.js';
 
 const minimal = { sources: [{ name: 'main' }] };
@@ -93,6 +94,22 @@ describe('parseConfig', () => {
     }
     // A program name is looked up on PATH, not next to the config file.
     expect((cfg.tools as Record<string, string>).zstd).toBe('zstd');
+  });
+
+  it('refuses a malformed Object Lock setting, and Object Lock on a local repository', async () => {
+    const lock = (objectLock: unknown, url = 's3://bkt/x') => problems({ ...minimal, repository: { url, s3: { objectLock } } });
+    expect(lock({ minRetainDays: 0 })).toMatch(/repository\.s3\.objectLock\.minRetainDays: Too small/);
+    expect(lock({ minRetainDays: 1.5 })).toMatch(/minRetainDays: expected int/);
+    expect(lock({ mode: 'governance' })).toMatch(/objectLock\.mode: Invalid option: expected one of "GOVERNANCE"\|"COMPLIANCE"/);
+    expect(lock({ mode: 'GOVERNANCE', days: 3 })).toMatch(/days/);
+    const cfg = parseConfig({ ...minimal, repository: { url: 'file:///var/tmp/repo', s3: { objectLock: { mode: 'COMPLIANCE' } } } });
+    await expect(openBackend(cfg.repository)).rejects.toThrow(/repository\.s3\.objectLock is set but repository\.url "file:\/\/\/var\/tmp\/repo" is a local directory: Object Lock is an S3 feature/);
+  });
+
+  it('refuses an advertiseUrl that is not an http(s) URL', () => {
+    expect(problems({ ...minimal, http: { advertiseUrl: 'ftp://10.0.0.7:9464' } })).toMatch(/advertiseUrl is an http:\/\/ or https:\/\/ URL/);
+    expect(problems({ ...minimal, http: { advertiseUrl: 'http://$(POD_IP):9464' } })).toMatch(/an unexpanded \$\(VAR\) is not one/);
+    for (const ok of ['http://10.0.0.7:9464', 'http://[fd00::1]:9464', 'https://backtrack-0.backtrack.svc:9464/']) expect(parseConfig({ ...minimal, http: { advertiseUrl: ok } }).http.advertiseUrl).toBe(ok);
   });
 
   it('keeps s3:// and file:// URLs as they are', () => {
